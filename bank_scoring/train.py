@@ -1,0 +1,221 @@
+"""Train a propensity model from past calls and register it.
+
+The whole scikit-learn Pipeline (encoding plus estimator) is the model, saved as one
+artifact, so the preprocessing used at night is always the one it was fitted with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sqlalchemy import Engine, text
+
+from bank_scoring import registry
+from bank_scoring.evaluate import classification_metrics
+from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_ATTRIBUTES, FEATURES, NUMERIC, feature_frame
+from bank_scoring.validate import check_training_rows
+
+log = logging.getLogger(__name__)
+
+ESTIMATORS = ("hist_gradient_boosting", "random_forest", "logistic_regression")
+DEFAULT_ESTIMATOR = "hist_gradient_boosting"
+PROMOTE_MODES = ("if_better", "always", "never")
+HOLDOUT_FRACTION = 0.2
+# A challenger must beat the champion's ROC AUC on the same held-out calls by this much:
+# smaller gaps are within the noise of a 9,000-call holdout (about +-0.01 at 95%).
+PROMOTION_MARGIN = 0.005
+
+
+@dataclass
+class TrainResult:
+    model_version: int
+    algorithm: str
+    status: str
+    metrics: dict
+    reused: bool
+    decision: str
+    seconds: float
+    training_rows: int
+    champion_metrics: dict | None = field(default=None)
+
+
+def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeline:
+    """One Pipeline per model: column encoding, then the estimator.
+
+    ``random_forest`` is the tutorial's model (100 trees, default settings), kept for
+    comparison; ``hist_gradient_boosting`` is the default (see README for the figures).
+    """
+    cats, flags, nums = list(CATEGORICAL), list(BOOLEAN), list(NUMERIC)
+    if estimator == "hist_gradient_boosting":
+        encode = ColumnTransformer(
+            [("categories", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                           encoded_missing_value=np.nan), cats)],
+            remainder="passthrough", verbose_feature_names_out=False)
+        model = HistGradientBoostingClassifier(
+            learning_rate=0.05, max_iter=300, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
+            categorical_features=list(range(len(cats))), random_state=seed)
+    elif estimator == "random_forest":
+        encode = ColumnTransformer(
+            [("categories", OneHotEncoder(handle_unknown="ignore"), cats)],
+            remainder="passthrough", verbose_feature_names_out=False)
+        model = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1)
+    elif estimator == "logistic_regression":
+        encode = ColumnTransformer(
+            [("categories", OneHotEncoder(handle_unknown="ignore"), cats),
+             ("numbers", StandardScaler(), nums + flags)], verbose_feature_names_out=False)
+        model = LogisticRegression(max_iter=2000, C=1.0)
+    else:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+    return Pipeline([("encode", encode), ("model", model)])
+
+
+def load_training_rows(engine: Engine, window_start: dt.date | None = None,
+                       window_end: dt.date | None = None) -> pd.DataFrame:
+    """Past calls with their outcome, optionally only those dated within [start, end].
+
+    With a window, calls whose year is unknown (a shuffled sample) cannot be placed in it
+    and are left out; the caller reports how many.
+    """
+    columns = ", ".join(["contact_id", "contact_date", "contact_month", *CUSTOMER_ATTRIBUTES, "is_subscribed"])
+    sql = f"select {columns} from campaign_contacts"
+    params: dict = {}
+    clauses = []
+    if window_start:
+        clauses.append("contact_date >= :start")
+        params["start"] = window_start.isoformat()
+    if window_end:
+        clauses.append("contact_date <= :end")
+        params["end"] = window_end.isoformat()
+    if clauses:
+        sql += " where " + " and ".join(clauses)
+    with engine.connect() as conn:
+        frame = pd.read_sql_query(text(sql + " order by contact_id"), conn, params=params)
+    return frame
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """sha256 of the training rows (ids, features, labels) in id order."""
+    digest = hashlib.sha256()
+    ordered = frame.sort_values("contact_id")
+    hashed = pd.util.hash_pandas_object(
+        ordered[["contact_id", "contact_month", *CUSTOMER_ATTRIBUTES, "is_subscribed"]].astype(str), index=False)
+    digest.update(hashed.to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
+                window_start: dt.date | None = None, window_end: dt.date | None = None,
+                seed: int = 42, promote: str = "if_better", actor: str = "cli") -> TrainResult:
+    """Train, evaluate on a stratified holdout, register, and promote when better.
+
+    Retraining the same rows with the same estimator, seed and code returns the existing
+    version instead of registering a duplicate.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+    if promote not in PROMOTE_MODES:
+        raise ValueError(f"promote must be one of {', '.join(PROMOTE_MODES)}, got {promote!r}")
+    if window_start and window_end and window_start > window_end:
+        raise ValueError(f"training window starts {window_start} after it ends {window_end}")
+    started = time.perf_counter()
+    rows = load_training_rows(engine, window_start, window_end)
+    labels = rows["is_subscribed"]
+    check_training_rows(labels)
+    y = labels.astype(bool).astype(int).to_numpy()
+    X = feature_frame(rows, rows["contact_month"])
+    params = {"estimator": estimator, "seed": seed, "holdout_fraction": HOLDOUT_FRACTION}
+    params_json = json.dumps(params, sort_keys=True)
+    data_fp = fingerprint(rows)
+    code = registry.code_version()
+
+    with engine.connect() as conn:
+        same = conn.execute(text(
+            "select model_version, status from model_versions where training_fingerprint = :fp "
+            "and params_json = :p and code_version = :c order by model_version desc"),
+            {"fp": data_fp, "p": params_json, "c": code}).first()
+    if same is not None:
+        found = registry.get_version(engine, same.model_version)
+        metrics = {"roc_auc": found.roc_auc, "pr_auc": found.pr_auc,
+                   "lift_top_decile": found.lift_top_decile, "brier_score": found.brier_score}
+        log.info("same rows, params and code as model v%s: nothing to retrain", same.model_version)
+        return TrainResult(same.model_version, estimator, same.status, metrics, True,
+                           f"already trained as v{same.model_version} ({same.status})",
+                           time.perf_counter() - started, len(rows))
+
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=HOLDOUT_FRACTION, stratify=y, random_state=seed)
+    pipeline = build_pipeline(estimator, seed)
+    fit_started = time.perf_counter()
+    pipeline.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - fit_started
+    metrics = classification_metrics(y_test, pipeline.predict_proba(X_test)[:, 1])
+    metrics["fit_seconds"] = round(fit_seconds, 3)
+
+    current = registry.champion(engine)
+    champion_metrics = None
+    if current is not None:
+        champion_model = registry.load_model(current)
+        champion_metrics = classification_metrics(y_test, champion_model.predict_proba(X_test)[:, 1])
+    decision, new_status = _decide(promote, metrics, champion_metrics, current)
+
+    with engine.begin() as conn:
+        version = registry.allocate_version(conn)
+        metadata = {
+            "model_version": version, "algorithm": estimator, "params": params, "features": list(FEATURES),
+            "training_fingerprint": data_fp, "training_rows": len(rows), "training_positives": int(y.sum()),
+            "window_start": window_start, "window_end": window_end, "metrics": metrics,
+            "champion_metrics_on_same_holdout": champion_metrics, "libraries": registry.library_versions(),
+            "code_version": code,
+        }
+        path, sha = registry.save_artifact(pipeline, metadata, model_dir, version)
+        conn.execute(text(
+            "insert into model_versions (model_version, algorithm, params_json, feature_columns_json, "
+            "training_fingerprint, training_rows, training_positives, holdout_rows, window_start, window_end, "
+            "roc_auc, pr_auc, lift_top_decile, brier_score, metrics_json, library_versions_json, code_version, "
+            "artifact_path, artifact_sha256, status) values (:v, :alg, :params, :features, :fp, :rows, :pos, "
+            ":holdout, :ws, :we, :auc, :prauc, :lift, :brier, :metrics, :libs, :code, :path, :sha, 'candidate')"),
+            {"v": version, "alg": estimator, "params": params_json, "features": json.dumps(list(FEATURES)),
+             "fp": data_fp, "rows": len(rows), "pos": int(y.sum()), "holdout": len(y_test),
+             "ws": window_start.isoformat() if window_start else None,
+             "we": window_end.isoformat() if window_end else None,
+             "auc": metrics["roc_auc"], "prauc": metrics["pr_auc"], "lift": metrics["lift_top_decile"],
+             "brier": metrics["brier_score"], "metrics": json.dumps(metrics),
+             "libs": json.dumps(registry.library_versions()), "code": code, "path": str(path), "sha": sha})
+        registry.record_event(conn, version, "registered",
+                              f"trained {estimator} on {len(rows)} calls; holdout ROC AUC {metrics['roc_auc']:.4f}",
+                              actor)
+        if new_status == "champion":
+            registry.promote_in(conn, version, decision, actor)
+        elif new_status == "rejected":
+            conn.execute(text("update model_versions set status = 'rejected' where model_version = :v"),
+                         {"v": version})
+            registry.record_event(conn, version, "rejected", decision, actor)
+    return TrainResult(version, estimator, new_status, metrics, False, decision,
+                       time.perf_counter() - started, len(rows), champion_metrics)
+
+
+def _decide(promote: str, metrics: dict, champion_metrics: dict | None, current) -> tuple[str, str]:
+    if current is None:
+        return "first model: no champion yet", "champion"
+    new, old = metrics["roc_auc"], champion_metrics["roc_auc"]
+    compared = f"ROC AUC {new:.4f} vs champion v{current.model_version} {old:.4f} on the same held-out calls"
+    if promote == "always":
+        return f"promoted on request; {compared}", "champion"
+    if promote == "never":
+        return f"kept as candidate on request; {compared}", "candidate"
+    if new >= old + PROMOTION_MARGIN:
+        return f"better: {compared} (margin {PROMOTION_MARGIN})", "champion"
+    return f"not better by {PROMOTION_MARGIN}: {compared}", "rejected"

@@ -1,0 +1,31 @@
+-- campaign_contacts: one row per past call, with the customer's attributes as they were
+-- at the call and the outcome. contact_date is null when the file order could not
+-- give the year (a shuffled sample such as bank.csv); month and day are always kept.
+-- duration_seconds is known only after the call: kept for analysis, never a feature.
+create table if not exists campaign_contacts (
+    contact_id bigint primary key,
+    customer_id bigint not null references customers (customer_id),
+    load_batch_id integer references load_batches (load_batch_id),
+    source_line integer,
+    contact_date date,
+    contact_year integer,
+    contact_month text not null,
+    contact_day integer not null,
+    age integer not null,
+    job text not null,
+    marital text not null,
+    education text not null,
+    has_credit_default boolean not null,
+    balance bigint not null,
+    has_housing_loan boolean not null,
+    has_personal_loan boolean not null,
+    contact_channel text not null,
+    campaign integer not null,
+    pdays integer not null,
+    previous_contacts integer not null,
+    previous_outcome text not null,
+    duration_seconds integer,
+    is_subscribed boolean not null
+);
+
+create index if not exists campaign_contacts_contact_date on campaign_contacts (contact_date);

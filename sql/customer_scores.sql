@@ -1,0 +1,15 @@
+-- customer_scores: one row per customer per score date, never two.
+-- rank 1 is the best lead of the day; band A is the top decile, B the next two, C the
+-- next three, D the rest.
+create table if not exists customer_scores (
+    score_date date not null,
+    customer_id bigint not null,
+    run_id integer not null references scoring_runs (run_id),
+    model_version integer not null references model_versions (model_version),
+    propensity double precision not null check (propensity >= 0 and propensity <= 1),
+    rank integer not null,
+    band text not null check (band in ('A', 'B', 'C', 'D')),
+    primary key (score_date, customer_id)
+);
+
+create index if not exists customer_scores_run_rank on customer_scores (run_id, rank);

@@ -1,0 +1,40 @@
+-- published_leads: one row per callable customer per published score date, with what an
+-- agent needs to make the call. Leaves out do-not-call customers and customers whose
+-- call from that date's list is already recorded in call_outcomes.
+drop view if exists agent_worklist;
+
+drop view if exists published_leads;
+
+create view published_leads as
+with final as (
+    select
+        s.score_date,
+        s.run_id,
+        s.rank,
+        s.customer_id,
+        s.propensity,
+        s.band,
+        s.model_version,
+        c.age,
+        c.job,
+        c.marital,
+        c.education,
+        c.balance,
+        c.has_housing_loan,
+        c.has_personal_loan,
+        c.contact_channel,
+        c.previous_contacts,
+        c.previous_outcome,
+        c.pdays as days_since_previous_contact
+    from customer_scores as s
+    inner join customers as c on s.customer_id = c.customer_id
+    where
+        not c.is_do_not_call
+        and not exists (
+            select 1
+            from call_outcomes as o
+            where o.customer_id = s.customer_id and o.score_date = s.score_date
+        )
+)
+
+select * from final;

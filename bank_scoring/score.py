@@ -46,6 +46,19 @@ class RunSummary:
     error: str | None = None
 
 
+def resolve_score_date(requested, run_date) -> dt.date:
+    """The date a run scores: the one asked for, else the run's own date (never today's clock)."""
+    if requested:
+        try:
+            return dt.date.fromisoformat(str(requested))
+        except ValueError:
+            raise ValueError(f"score_date must be YYYY-MM-DD, got {requested!r}") from None
+    if run_date is None:
+        raise ValueError("a score date is needed: the run has no logical date and none was given")
+    day = run_date.date() if isinstance(run_date, dt.datetime) else run_date
+    return dt.date(day.year, day.month, day.day)  # a plain date, not pendulum's subclass
+
+
 def start_run(engine: Engine, score_date: dt.date, partitions: int = 1, model_version: int | None = None) -> int:
     """Register a running run for ``score_date`` with the champion (or a chosen version).
 

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, text
 from bank_scoring import registry
 from bank_scoring.evaluate import classification_metrics
 from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_ATTRIBUTES, FEATURES, NUMERIC, feature_frame
-from bank_scoring.validate import check_training_rows
+from bank_scoring.validate import TrainingDataError, check_training_counts, check_training_rows
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +95,57 @@ def load_training_rows(engine: Engine, window_start: dt.date | None = None,
     clauses = []
     if window_start:
         clauses.append("contact_date >= :start")
-        params["start"] = window_start.isoformat()
+        params["start"] = window_start
     if window_end:
         clauses.append("contact_date <= :end")
-        params["end"] = window_end.isoformat()
+        params["end"] = window_end
     if clauses:
         sql += " where " + " and ".join(clauses)
     with engine.connect() as conn:
         frame = pd.read_sql_query(text(sql + " order by contact_id"), conn, params=params)
     return frame
+
+
+def parse_window_date(name: str, value) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def check_training_window(engine: Engine, window_start=None, window_end=None) -> dict:
+    """Check the window and the rows in it before any training starts.
+
+    Returns the window as ISO dates with the row and positive counts.
+    """
+    start = parse_window_date("window_start", window_start)
+    end = parse_window_date("window_end", window_end)
+    if start and end and start > end:
+        raise ValueError(f"training window starts {start} after it ends {end}")
+    sql = "select count(*) as n, sum(case when is_subscribed then 1 else 0 end) as pos from campaign_contacts"
+    clauses, params = [], {}
+    if start:
+        clauses.append("contact_date >= :start")
+        params["start"] = start
+    if end:
+        clauses.append("contact_date <= :end")
+        params["end"] = end
+    if clauses:
+        sql += " where " + " and ".join(clauses)
+    with engine.connect() as conn:
+        row = conn.execute(text(sql), params).one()
+    rows, positives = int(row.n), int(row.pos or 0)
+    try:
+        check_training_counts(rows, positives)
+    except TrainingDataError as exc:
+        window = f" between {start or 'the first call'} and {end or 'the last call'}" if clauses else ""
+        raise TrainingDataError(f"{exc}{window}") from None
+    return {"window_start": start.isoformat() if start else None, "window_end": end.isoformat() if end else None,
+            "rows": rows, "positives": positives}
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -189,8 +231,8 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
             ":holdout, :ws, :we, :auc, :prauc, :lift, :brier, :metrics, :libs, :code, :path, :sha, 'candidate')"),
             {"v": version, "alg": estimator, "params": params_json, "features": json.dumps(list(FEATURES)),
              "fp": data_fp, "rows": len(rows), "pos": int(y.sum()), "holdout": len(y_test),
-             "ws": window_start.isoformat() if window_start else None,
-             "we": window_end.isoformat() if window_end else None,
+             "ws": window_start,
+             "we": window_end,
              "auc": metrics["roc_auc"], "prauc": metrics["pr_auc"], "lift": metrics["lift_top_decile"],
              "brier": metrics["brier_score"], "metrics": json.dumps(metrics),
              "libs": json.dumps(registry.library_versions()), "code": code, "path": str(path), "sha": sha})

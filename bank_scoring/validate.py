@@ -65,18 +65,21 @@ def customer_reject_reasons(rows: pd.DataFrame) -> pd.Series:
 def check_training_rows(labels: pd.Series, min_rows: int = MIN_TRAINING_ROWS,
                         min_positives: int = MIN_TRAINING_POSITIVES) -> None:
     """Refuse training data that cannot give a model worth promoting."""
-    n = len(labels)
-    if n < min_rows:
-        raise TrainingDataError(f"only {n} training calls; at least {min_rows} are needed")
     bad = ~labels.isin([True, False, 0, 1])
     if bad.any():
         examples = sorted({str(v) for v in labels[bad].head(5)})
         raise TrainingDataError(f"{int(bad.sum())} outcome labels are not yes/no, e.g. {examples}")
-    positives = int(labels.astype(bool).sum())
+    check_training_counts(len(labels), int(labels.astype(bool).sum()), min_rows, min_positives)
+
+
+def check_training_counts(rows: int, positives: int, min_rows: int = MIN_TRAINING_ROWS,
+                          min_positives: int = MIN_TRAINING_POSITIVES) -> None:
+    if rows < min_rows:
+        raise TrainingDataError(f"only {rows} training calls; at least {min_rows} are needed")
     if positives < min_positives:
         raise TrainingDataError(
-            f"only {positives} subscribed calls among {n}; at least {min_positives} are needed "
+            f"only {positives} subscribed calls among {rows}; at least {min_positives} are needed "
             "to train and evaluate a model"
         )
-    if n - positives < min_positives:
-        raise TrainingDataError(f"only {n - positives} calls without a subscription among {n}")
+    if rows - positives < min_positives:
+        raise TrainingDataError(f"only {rows - positives} calls without a subscription among {rows}")

@@ -1,0 +1,111 @@
+"""
+### Nightly lead scoring
+
+Scores every customer with the champion model for the run's date and publishes the scores
+for the agents' worklist (`agent_worklist`).
+
+* The score date is the run's logical date (a manual run may set `score_date`), never "now".
+* Customers are split into customer-id ranges scored as mapped tasks; each range can be
+  retried on its own without duplicating anything.
+* `publish` makes the whole run visible in one transaction; until then agents keep seeing
+  the previous published run. Customers that cannot be scored go to `scoring_rejects`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from bank_scoring_dag_support import DEFAULT_ARGS
+
+from bank_scoring.config import load_settings
+
+
+@dag(
+    dag_id="bank_scoring_nightly",
+    schedule=load_settings().nightly_schedule,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["bank-scoring", "scoring"],
+    doc_md=__doc__,
+    params={
+        "score_date": Param(None, type=["null", "string"], format="date", title="Score date",
+                            description="YYYY-MM-DD; empty for the run's logical date."),
+        "partitions": Param(load_settings().partitions, type="integer", minimum=1, maximum=256,
+                            title="Partitions", description="Customer-id ranges scored in parallel."),
+    },
+)
+def bank_scoring_nightly():
+    @task
+    def start_scoring_run(**context) -> dict:
+        """Register the run with the champion model (checking its artifact) and plan the partitions."""
+        from bank_scoring_dag_support import bank_engine
+
+        from bank_scoring.score import plan_partitions, resolve_score_date, start_run
+
+        params = context["params"]
+        run_date = context.get("logical_date") or context["dag_run"].run_after
+        score_date = resolve_score_date(params["score_date"], run_date)
+        engine = bank_engine()
+        run_id = start_run(engine, score_date, partitions=params["partitions"])
+        ranges = plan_partitions(engine, params["partitions"])
+        print(f"run {run_id}: scoring {score_date} in {len(ranges)} partition(s)")
+        return {"run_id": run_id, "score_date": score_date.isoformat(),
+                "partitions": [{"run_id": run_id, "low": lo, "high": hi} for lo, hi in ranges]}
+
+    @task
+    def partitions_of(run: dict) -> list[dict]:
+        return run["partitions"]
+
+    @task(map_index_template="{{ task.op_kwargs['partition']['low'] }}-{{ task.op_kwargs['partition']['high'] }}")
+    def score_partition(partition: dict) -> dict:
+        """Score one customer-id range; a retry first removes what the failed attempt wrote."""
+        from bank_scoring_dag_support import bank_engine
+
+        from bank_scoring.config import load_settings as settings
+        from bank_scoring.score import score_partition as score_range
+
+        counts = score_range(bank_engine(), partition["run_id"], partition["low"], partition["high"],
+                             chunk_rows=settings().chunk_rows)
+        print(f"customers {partition['low']}-{partition['high']}: {counts['scored']} scored, "
+              f"{counts['rejected']} rejected")
+        return counts
+
+    @task
+    def publish(run: dict, counts: list[dict]) -> dict:
+        """Publish the complete run for agents in one transaction."""
+        from bank_scoring_dag_support import bank_engine
+
+        from bank_scoring.score import publish_run
+
+        summary = publish_run(bank_engine(), run["run_id"])
+        print(f"published run {summary.run_id} for {summary.score_date}: {summary.customers_scored} scored, "
+              f"{summary.customers_rejected} rejected, {summary.seconds:.1f}s")
+        return {"run_id": summary.run_id, "score_date": summary.score_date.isoformat(),
+                "customers_scored": summary.customers_scored, "customers_rejected": summary.customers_rejected}
+
+    @task(trigger_rule="one_failed", retries=0)
+    def fail_run(run: dict | None) -> None:
+        """Mark the run failed and drop its staging rows; the previous published run stays."""
+        from airflow.sdk.exceptions import AirflowFailException
+        from bank_scoring_dag_support import bank_engine
+
+        from bank_scoring.score import mark_failed
+
+        if not run:
+            raise AirflowFailException("the scoring run could not start: see the start_scoring_run log")
+        mark_failed(bank_engine(), run["run_id"], "a task of the nightly DAG run failed")
+        raise AirflowFailException(f"scoring run {run['run_id']} for {run['score_date']} failed; "
+                                   "agents still see the previous published run")
+
+    run = start_scoring_run()
+    counts = score_partition.expand(partition=partitions_of(run))
+    published = publish(run, counts)
+    published >> fail_run(run)
+
+
+bank_scoring_nightly()
+
+if __name__ == "__main__":
+    bank_scoring_nightly().test()

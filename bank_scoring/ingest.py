@@ -41,6 +41,7 @@ RENAMES = {
 _RANGE_OF = {"age": "age", "balance": "balance", "campaign": "campaign", "pdays": "pdays",
              "previous": "previous_contacts", "duration": None, "day": None}
 DEFAULT_START_YEAR = 2008
+MAX_YEARS_SPANNED = 10
 MAX_ERRORS_SHOWN = 20
 INSERT_CHUNK = 5_000
 
@@ -190,7 +191,9 @@ def rebuild_years(months: pd.Series, start_year: int = DEFAULT_START_YEAR) -> pd
     if len(numbers) == 0:
         return pd.Series([], dtype="Int64")
     rollovers = np.concatenate([[0], (np.diff(numbers) < 0).astype(int)])
-    if rollovers.sum() > 1 + len(numbers) // 5000:
+    # An ordered file spanning Y years has Y-1 rollovers; a shuffled one has one every few
+    # lines. Small files get little benefit of the doubt.
+    if rollovers.sum() > min(MAX_YEARS_SPANNED, len(numbers) // 50):
         return pd.Series(pd.NA, index=months.index, dtype="Int64")
     return pd.Series(start_year + np.cumsum(rollovers), index=months.index, dtype="Int64")
 

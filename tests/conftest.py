@@ -1,0 +1,135 @@
+"""Shared fixtures: real SQLite files and real PostgreSQL databases, created and dropped here.
+
+PostgreSQL tests skip when the local server is missing, except under CI=true, where they
+fail: CI must not pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bank_scoring.db import init_db, make_db_engine
+from bank_scoring.generate import generate_calls, synthetic_fingerprint
+from bank_scoring.ingest import load_frame
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BANK_SCORING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _bank_csv(name: str) -> Path | None:
+    env = os.environ.get("BANK_CSV")
+    candidates = []
+    if env:
+        candidates.append(Path(env).with_name(name))
+    candidates.append(ROOT.parent / "shared" / "data" / name)
+    for path in candidates:
+        if path.is_file():
+            return path
+    return None
+
+
+def require(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (mandatory under CI=true)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def bank_full_csv() -> Path:
+    path = _bank_csv("bank-full.csv")
+    require(path is not None, "bank-full.csv not found: set BANK_CSV or put ../shared/data beside the project")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bank_sample_csv() -> Path:
+    path = _bank_csv("bank.csv")
+    require(path is not None, "bank.csv not found beside bank-full.csv")
+    return path
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = make_db_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    problem = _pg_available()
+    require(problem is None, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {problem}")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_admin_url):
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = f"bank_scoring_test_{uuid.uuid4().hex[:10]}"
+    admin = make_db_engine(pg_admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    url = pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :n"), {"n": name})
+        conn.execute(text(f'drop database if exists "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'bank.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request) -> str:
+    """Runs a test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def engine(db_url):
+    eng = make_db_engine(db_url)
+    init_db(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    eng = make_db_engine(sqlite_url)
+    init_db(eng)
+    yield eng
+    eng.dispose()
+
+
+def load_synthetic(engine, customers: int = 3000, seed: int = 7):
+    return load_frame(engine, generate_calls(customers, seed=seed), f"synthetic-{seed}",
+                      synthetic_fingerprint(customers, seed))
+
+
+@pytest.fixture
+def loaded_engine(engine):
+    """A database with 3,000 synthetic customers and their past calls."""
+    load_synthetic(engine)
+    return engine
+
+
+@pytest.fixture
+def model_dir(tmp_path) -> Path:
+    return tmp_path / "models"

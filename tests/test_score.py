@@ -1,0 +1,146 @@
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from bank_scoring.db import as_date
+from bank_scoring.registry import NoChampionError
+from bank_scoring.score import (
+    ScoringError, plan_partitions, publish_run, resolve_score_date, score_customers, score_partition, start_run,
+)
+from bank_scoring.train import train_model
+
+DAY = dt.date(2026, 11, 28)
+
+
+@pytest.fixture
+def ready(loaded_engine, model_dir):
+    train_model(loaded_engine, model_dir)
+    return loaded_engine
+
+
+def scalar(engine, sql, **params):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()
+
+
+def add_bad_customers(engine):
+    rows = [
+        (900001, None, "technician", "single"), (900002, -1, "technician", "single"),
+        (900003, 250, "technician", "single"), (900004, 40, "astronaut", "single"),
+        (900005, 40, None, None),
+    ]
+    with engine.begin() as conn:
+        for cid, age, job, marital in rows:
+            conn.execute(text(
+                "insert into customers (customer_id, age, job, marital, education, has_credit_default, balance, "
+                "has_housing_loan, has_personal_loan, contact_channel, campaign, pdays, previous_contacts, "
+                "previous_outcome) values (:c, :a, :j, :m, 'secondary', false, 100, true, false, 'cellular', 1, "
+                "-1, 0, 'unknown')"), {"c": cid, "a": age, "j": job, "m": marital})
+
+
+def test_no_champion_is_a_clear_error(loaded_engine):
+    with pytest.raises(NoChampionError, match="bank-scoring train"):
+        score_customers(loaded_engine, DAY)
+
+
+def test_every_customer_scored_or_rejected_with_reason(ready):
+    add_bad_customers(ready)
+    run = score_customers(ready, DAY, partitions=3, chunk_rows=700)
+    assert run.status == "published"
+    assert (run.customers_scored, run.customers_rejected) == (3001, 4)
+    assert run.customers_total == scalar(ready, "select count(*) from customers")
+    with ready.connect() as conn:
+        reasons = dict(conn.execute(text("select customer_id, reason from scoring_rejects where run_id = :r"),
+                                    {"r": run.run_id}).all())
+    assert reasons == {900001: "age is missing", 900002: "age -1 is outside 18..110",
+                       900003: "age 250 is outside 18..110", 900005: "job is missing; marital is missing"}
+    # the unknown job is scored, not rejected
+    assert scalar(ready, "select count(*) from customer_scores where customer_id = 900004") == 1
+
+
+def test_one_row_per_customer_ranked_and_banded(ready):
+    run = score_customers(ready, DAY, partitions=2)
+    assert scalar(ready, "select count(*) from customer_scores where score_date = :d", d=DAY) == 3000
+    assert scalar(ready, "select count(distinct rank) from customer_scores where score_date = :d", d=DAY) == 3000
+    with ready.connect() as conn:
+        rows = conn.execute(text("select rank, propensity, band from customer_scores where run_id = :r "
+                                 "order by rank"), {"r": run.run_id}).all()
+    props = [r.propensity for r in rows]
+    assert props == sorted(props, reverse=True)
+    assert all(0 <= p <= 1 for p in props)
+    bands = [r.band for r in rows]
+    assert (bands.count("A"), bands.count("B"), bands.count("C"), bands.count("D")) == (300, 600, 900, 1200)
+
+
+def test_rerunning_a_date_replaces_it_and_keeps_other_dates(ready):
+    first = score_customers(ready, DAY)
+    score_customers(ready, DAY - dt.timedelta(days=1))
+    second = score_customers(ready, DAY)
+    assert scalar(ready, "select count(*) from customer_scores where score_date = :d", d=DAY) == 3000
+    assert scalar(ready, "select count(*) from customer_scores") == 6000
+    assert scalar(ready, "select status from scoring_runs where run_id = :r", r=first.run_id) == "superseded"
+    assert scalar(ready, "select count(distinct run_id) from customer_scores where score_date = :d", d=DAY) == 1
+    assert scalar(ready, "select run_id from customer_scores where score_date = :d limit 1", d=DAY) == second.run_id
+    assert scalar(ready, "select count(*) from customer_scores_staging") == 0
+
+
+def test_retried_partition_does_not_duplicate(ready):
+    run_id = start_run(ready, DAY, partitions=2)
+    (lo1, hi1), (lo2, hi2) = plan_partitions(ready, 2)
+    score_partition(ready, run_id, lo1, hi1)
+    score_partition(ready, run_id, lo1, hi1)  # Airflow retry of the same range
+    score_partition(ready, run_id, lo2, hi2)
+    summary = publish_run(ready, run_id)
+    assert summary.customers_scored == 3000
+
+
+def test_unscored_customers_block_publication_and_keep_the_old_run(ready):
+    old = score_customers(ready, DAY)
+    run_id = start_run(ready, DAY, partitions=2)
+    (lo, hi), _ = plan_partitions(ready, 2)
+    score_partition(ready, run_id, lo, hi)  # the second partition never ran
+    with pytest.raises(ScoringError, match="neither scored nor rejected"):
+        publish_run(ready, run_id)
+    assert scalar(ready, "select status from scoring_runs where run_id = :r", r=run_id) == "failed"
+    assert scalar(ready, "select max(run_id) from agent_worklist") == old.run_id
+    assert scalar(ready, "select count(*) from customer_scores_staging") == 0
+
+
+def test_agents_see_the_previous_run_until_publish(ready):
+    old = score_customers(ready, DAY - dt.timedelta(days=1))
+    run_id = start_run(ready, DAY, partitions=1)
+    (lo, hi), = plan_partitions(ready, 1)
+    score_partition(ready, run_id, lo, hi)
+    assert scalar(ready, "select count(distinct run_id) from agent_worklist") == 1
+    assert scalar(ready, "select max(run_id) from agent_worklist") == old.run_id
+    publish_run(ready, run_id)
+    assert scalar(ready, "select max(run_id) from agent_worklist") == run_id
+    assert as_date(scalar(ready, "select max(score_date) from agent_worklist")) == DAY
+
+
+def test_a_crashed_run_of_the_same_date_is_cleaned_up_by_the_next(ready):
+    crashed = start_run(ready, DAY)
+    (lo, hi), = plan_partitions(ready, 1)
+    score_partition(ready, crashed, lo, hi)
+    assert scalar(ready, "select count(*) from customer_scores_staging") == 3000
+    score_customers(ready, DAY)
+    assert scalar(ready, "select status from scoring_runs where run_id = :r", r=crashed) == "failed"
+    assert scalar(ready, "select count(*) from customer_scores_staging") == 0
+
+
+def test_score_date_comes_from_the_run_not_the_clock():
+    import pendulum
+
+    assert resolve_score_date(None, pendulum.datetime(2026, 3, 1, 2, tz="UTC")) == dt.date(2026, 3, 1)
+    assert type(resolve_score_date(None, pendulum.datetime(2026, 3, 1, 2, tz="UTC"))) is dt.date
+    assert resolve_score_date("2026-02-02", pendulum.datetime(2026, 3, 1, tz="UTC")) == dt.date(2026, 2, 2)
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        resolve_score_date("02/02/2026", None)
+
+
+def test_partitions_cover_every_customer_once(loaded_engine):
+    ranges = plan_partitions(loaded_engine, 7)
+    assert len(ranges) == 7
+    assert ranges[0][0] == 1 and ranges[-1][1] == 3000
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))

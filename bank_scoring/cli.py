@@ -40,7 +40,11 @@ def _engine(args):
 
 
 def _progress(done: int, total: int) -> None:
-    print(f"\r  {done:,}/{total:,} rows", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    """A live counter on a terminal; in a log, one line at the end."""
+    if sys.stderr.isatty():
+        print(f"\r  {done:,}/{total:,} rows", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    elif done >= total:
+        print(f"  {done:,}/{total:,} rows written", file=sys.stderr)
 
 
 def cmd_init_db(args) -> int:

@@ -72,6 +72,19 @@ def code_version() -> str:
         return bank_scoring.__version__
 
 
+def model_code_sha256() -> str:
+    """sha256 of the code that decides what a model is (features and training).
+
+    Part of the retrain reuse key: a commit that changes only docs or the CLI does not
+    make the same rows train a "new" model, while a change to features or training does.
+    """
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in ("features.py", "train.py", "validate.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -163,8 +163,8 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
                 seed: int = 42, promote: str = "if_better", actor: str = "cli") -> TrainResult:
     """Train, evaluate on a stratified holdout, register, and promote when better.
 
-    Retraining the same rows with the same estimator, seed and code returns the existing
-    version instead of registering a duplicate.
+    Retraining the same rows with the same estimator, seed and modelling code returns the
+    existing version instead of registering a duplicate.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
@@ -178,7 +178,8 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     check_training_rows(labels)
     y = labels.astype(bool).astype(int).to_numpy()
     X = feature_frame(rows, rows["contact_month"])
-    params = {"estimator": estimator, "seed": seed, "holdout_fraction": HOLDOUT_FRACTION}
+    params = {"estimator": estimator, "seed": seed, "holdout_fraction": HOLDOUT_FRACTION,
+              "model_code_sha256": registry.model_code_sha256()}
     params_json = json.dumps(params, sort_keys=True)
     data_fp = fingerprint(rows)
     code = registry.code_version()
@@ -186,8 +187,7 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     with engine.connect() as conn:
         same = conn.execute(text(
             "select model_version, status from model_versions where training_fingerprint = :fp "
-            "and params_json = :p and code_version = :c order by model_version desc"),
-            {"fp": data_fp, "p": params_json, "c": code}).first()
+            "and params_json = :p order by model_version desc"), {"fp": data_fp, "p": params_json}).first()
     if same is not None:
         found = registry.get_version(engine, same.model_version)
         metrics = {"roc_auc": found.roc_auc, "pr_auc": found.pr_auc,

@@ -231,11 +231,11 @@ def cmd_worklist(args) -> int:
 
 def cmd_summary(args) -> int:
     """What the demo ends with: data loaded, the champion, the night's counts, the top leads."""
+    from sqlalchemy import text
+
     from bank_scoring import registry
     from bank_scoring.db import table_counts
     from bank_scoring.worklist import fetch_worklist, format_worklist
-
-    from sqlalchemy import text
 
     engine = _engine(args)
     counts = table_counts(engine, ("customers", "campaign_contacts"))
@@ -286,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                "BANK_CSV (UCI file for load-data).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--db-url", default=settings.db_url,
-                        help="SQLAlchemy URL of the bank database (default: $BANK_SCORING_DB_URL or var/bank_scoring.db)")
+                        help="SQLAlchemy URL of the bank database "
+                             "(default: $BANK_SCORING_DB_URL or var/bank_scoring.db)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each step")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -25,7 +25,7 @@ LEAKY_COLUMNS = frozenset({"duration", "duration_seconds", "is_subscribed", "y"}
 CUSTOMER_ATTRIBUTES = tuple(c for c in FEATURES if c != "contact_month")
 
 
-_FLAG_VALUES = {True: 1.0, False: 0.0, 1: 1.0, 0: 0.0, 1.0: 1.0, 0.0: 0.0}
+_FLAG_VALUES = {True: 1.0, False: 0.0}  # 1 == True and 0 == False as dict keys
 
 
 def month_name(day: dt.date) -> str:

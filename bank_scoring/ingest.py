@@ -175,7 +175,7 @@ def _typed_frame(raw: pd.DataFrame, source: str, start_year: int) -> pd.DataFram
     _check_days(out, source)
     out["contact_date"] = [
         dt.date(int(y), MONTHS.index(m) + 1, int(d)) if pd.notna(y) else None
-        for y, m, d in zip(out["contact_year"], out["contact_month"], out["contact_day"])
+        for y, m, d in zip(out["contact_year"], out["contact_month"], out["contact_day"], strict=True)
     ]
     out["source_line"] = out.index.astype("int64")
     return out.reset_index(drop=True)
@@ -200,9 +200,12 @@ def rebuild_years(months: pd.Series, start_year: int = DEFAULT_START_YEAR) -> pd
 
 def _check_days(frame: pd.DataFrame, source: str) -> None:
     problems = []
-    for line, year, month, day in zip(frame.index, frame["contact_year"], frame["contact_month"], frame["contact_day"]):
+    columns = (frame.index, frame["contact_year"], frame["contact_month"], frame["contact_day"])
+    for line, year, month, day in zip(*columns, strict=True):
         month_no = MONTHS.index(month) + 1
-        last = calendar.monthrange(int(year), month_no)[1] if pd.notna(year) else (29 if month_no == 2 else calendar.monthrange(2001, month_no)[1])
+        # With no year, 29 February is allowed (it exists in some year).
+        any_year = 2000 if pd.isna(year) else int(year)
+        last = calendar.monthrange(any_year, month_no)[1]
         if day > last:
             problems.append((int(line), "day", f"{day} {month} does not exist"))
     if problems:

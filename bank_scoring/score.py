@@ -149,9 +149,10 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
         propensity = model.predict_proba(feature_frame(ok, month))[:, 1] if len(ok) else []
         with engine.begin() as conn:
             if len(ok):
+                rows = [{"r": run_id, "c": int(c), "p": float(p)}
+                        for c, p in zip(ok["customer_id"], propensity, strict=True)]
                 conn.execute(text("insert into customer_scores_staging (run_id, customer_id, propensity) "
-                                  "values (:r, :c, :p)"),
-                             [{"r": run_id, "c": int(c), "p": float(p)} for c, p in zip(ok["customer_id"], propensity)])
+                                  "values (:r, :c, :p)"), rows)
             bad = chunk.loc[~good, "customer_id"]
             if len(bad):
                 conn.execute(text("insert into scoring_rejects (run_id, customer_id, score_date, reason) "
@@ -183,7 +184,8 @@ def publish_run(engine: Engine, run_id: int) -> RunSummary:
         rejected = conn.execute(text("select count(*) from scoring_rejects where run_id = :r"),
                                 {"r": run_id}).scalar_one()
     if missing:
-        error = f"{missing} customers were neither scored nor rejected (added during the run, or a partition did not run)"
+        error = (f"{missing} customers were neither scored nor rejected "
+                 "(added during the run, or a partition did not run)")
         mark_failed(engine, run_id, error)
         raise ScoringError(f"run {run_id}: {error}; nothing was published")
     cut = _band_cuts(scored)
@@ -211,7 +213,7 @@ def publish_run(engine: Engine, run_id: int) -> RunSummary:
 
 def _utcnow() -> dt.datetime:
     """Timestamps are stored as naive UTC on both databases."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _as_datetime(value) -> dt.datetime:

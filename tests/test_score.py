@@ -6,7 +6,13 @@ from sqlalchemy import text
 from bank_scoring.db import as_date
 from bank_scoring.registry import NoChampionError
 from bank_scoring.score import (
-    ScoringError, plan_partitions, publish_run, resolve_score_date, score_customers, score_partition, start_run,
+    ScoringError,
+    plan_partitions,
+    publish_run,
+    resolve_score_date,
+    score_customers,
+    score_partition,
+    start_run,
 )
 from bank_scoring.train import train_model
 
@@ -143,4 +149,4 @@ def test_partitions_cover_every_customer_once(loaded_engine):
     ranges = plan_partitions(loaded_engine, 7)
     assert len(ranges) == 7
     assert ranges[0][0] == 1 and ranges[-1][1] == 3000
-    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))

@@ -48,10 +48,14 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_init_db(args) -> int:
-    from bank_scoring.db import init_db, safe_url
+    from bank_scoring.db import apply_roles, init_db, safe_url
 
-    applied = init_db(_engine(args))
+    engine = _engine(args)
+    applied = init_db(engine)
     print(f"schema ready in {safe_url(args.db_url)} ({len(applied)} files from sql/)")
+    if args.roles:
+        apply_roles(engine)
+        print("roles bank_scoring_pipeline, bank_scoring_agent, bank_scoring_analyst granted (sql/roles.sql)")
     return 0
 
 
@@ -293,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init-db", help="create the tables and views (safe to run again)",
                        description="Create every table, index and view from sql/ that is missing.")
+    p.add_argument("--roles", action="store_true",
+                   help="also create the PostgreSQL roles and grants of sql/roles.sql (run as the schema owner)")
     p.set_defaults(func=cmd_init_db)
 
     p = sub.add_parser("load-csv", help="load a UCI Bank Marketing CSV into customers and past calls",
@@ -390,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bank_scoring.ingest import IngestError
     from bank_scoring.registry import ModelIntegrityError, NoChampionError
     from bank_scoring.score import ScoringError
@@ -402,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (ModelIntegrityError, NoChampionError, ScoringError) as exc:
         print(f"bank-scoring {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        # The driver's first line says what went wrong; SQLAlchemy never puts the password in it.
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"bank-scoring {args.command}: database error: {detail}", file=sys.stderr)
         return 1
 
 

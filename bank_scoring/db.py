@@ -64,7 +64,8 @@ def make_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        return create_engine(url, pool_pre_ping=True)
+        # application_name lets a DBA see (and a test find) the pipeline's sessions.
+        return create_engine(url, pool_pre_ping=True, connect_args={"application_name": "bank_scoring"})
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
 
@@ -105,6 +106,16 @@ def init_db(engine: Engine) -> list[str]:
         for statement in statements:
             conn.exec_driver_sql(statement)
     return list(SCHEMA_FILES)
+
+
+def apply_roles(engine: Engine) -> None:
+    """Create the group roles of sql/roles.sql and their grants (PostgreSQL only)."""
+    if dialect_of(engine) != "postgresql":
+        raise ValueError("database roles are a PostgreSQL feature; SQLite has no users")
+    script = (SQL_DIR / "roles.sql").read_text()
+    with engine.begin() as conn:
+        # One script: psycopg runs several statements in one call when no parameters are given.
+        conn.connection.driver_connection.execute(script)
 
 
 def next_id(conn: Connection, table: str, column: str) -> int:

@@ -24,6 +24,9 @@ from bank_scoring.validate import customer_reject_reasons
 
 log = logging.getLogger(__name__)
 
+# A run still 'running' after this long died with its process: its staging rows are removed.
+STALE_RUN_HOURS = 6
+
 # Share of the day's ranked customers in each band, best first.
 BANDS = (("A", 0.10), ("B", 0.20), ("C", 0.30), ("D", 0.40))
 
@@ -71,12 +74,17 @@ def start_run(engine: Engine, score_date: dt.date, partitions: int = 1, model_ve
     version = registry.get_version(engine, model_version) if model_version else registry.require_champion(engine)
     registry.load_model(version)  # integrity check; raises ModelIntegrityError
     with engine.begin() as conn:
-        stale = [r.run_id for r in conn.execute(
-            text("select run_id from scoring_runs where score_date = :d and status = 'running'"), {"d": score_date})]
+        stale = conn.execute(text(
+            "select run_id, score_date from scoring_runs where status = 'running' "
+            "and (score_date = :d or started_at < :cutoff)"),
+            {"d": score_date, "cutoff": _utcnow() - dt.timedelta(hours=STALE_RUN_HOURS)}).all()
         for old in stale:
-            _discard_staging(conn, old)
+            _discard_staging(conn, old.run_id)
+            why = ("a new run of the same date started" if as_date(old.score_date) == score_date
+                   else f"still running after {STALE_RUN_HOURS} hours")
             conn.execute(text("update scoring_runs set status = 'failed', error = :e where run_id = :r"),
-                         {"r": old, "e": "abandoned: a new run of the same date started"})
+                         {"r": old.run_id, "e": f"abandoned: {why}"})
+            log.warning("run %s of %s marked failed: %s", old.run_id, old.score_date, why)
         run_id = next_id(conn, "scoring_runs", "run_id")
         conn.execute(text("insert into scoring_runs (run_id, score_date, model_version, status, partitions, "
                           "started_at) values (:r, :d, :v, 'running', :p, :now)"),

@@ -122,6 +122,7 @@ def check_training_window(engine: Engine, window_start=None, window_end=None) ->
 
     Returns the window as ISO dates with the row and positive counts.
     """
+    check_training_schema(engine)
     start = parse_window_date("window_start", window_start)
     end = parse_window_date("window_end", window_end)
     if start and end and start > end:
@@ -146,6 +147,18 @@ def check_training_window(engine: Engine, window_start=None, window_end=None) ->
         raise TrainingDataError(f"{exc}{window}") from None
     return {"window_start": start.isoformat() if start else None, "window_end": end.isoformat() if end else None,
             "rows": rows, "positives": positives}
+
+
+def check_training_schema(engine: Engine) -> None:
+    """Name the missing columns of a bank's campaign_contacts instead of a driver error."""
+    from sqlalchemy import inspect
+
+    present = {c["name"] for c in inspect(engine).get_columns("campaign_contacts")}
+    needed = {"contact_id", "contact_date", "contact_month", "is_subscribed", *CUSTOMER_ATTRIBUTES}
+    missing = sorted(needed - present)
+    if missing:
+        raise TrainingDataError(
+            f"campaign_contacts lacks column(s) {', '.join(missing)}; see sql/campaign_contacts.sql")
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -173,6 +186,7 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     if window_start and window_end and window_start > window_end:
         raise ValueError(f"training window starts {window_start} after it ends {window_end}")
     started = time.perf_counter()
+    check_training_schema(engine)
     rows = load_training_rows(engine, window_start, window_end)
     labels = rows["is_subscribed"]
     check_training_rows(labels)

@@ -7,17 +7,69 @@ fail: CI must not pass by skipping them.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from support import load_synthetic
 
 from bank_scoring.db import init_db, make_db_engine
-from bank_scoring.generate import generate_calls, synthetic_fingerprint
-from bank_scoring.ingest import load_frame
 
 ROOT = Path(__file__).resolve().parent.parent
+# --- Airflow for real: a throwaway AIRFLOW_HOME with its own metadata database. ---
+DAGS = ROOT / "dags"
+_HOME = Path(tempfile.mkdtemp(prefix="bank_scoring_airflow_"))
+
+# Set before anything imports airflow, so no test touches ~/airflow.
+AIRFLOW_ENV = {
+    "AIRFLOW_HOME": str(_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "BANK_SCORING_RETRY_DELAY_SECONDS": "1",
+}
+os.environ.update(AIRFLOW_ENV)
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    done = subprocess.run([airflow_bin(), "db", "migrate"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **AIRFLOW_ENV})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def dags_dir() -> Path:
+    return DAGS
+
+
+@pytest.fixture
+def dags_test(airflow_home, tmp_path):
+    """Run ``airflow dags test`` as a user would; its log is kept in the test's tmp_path."""
+
+    def run(dag_id: str, logical_date: str, env: dict, conf: str | None = None):
+        cmd = [airflow_bin(), "dags", "test", dag_id, logical_date]
+        if conf:
+            cmd += ["--conf", conf]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                              env={**os.environ, **AIRFLOW_ENV, **env}, cwd=tmp_path)
+        log = tmp_path / f"{dag_id}-{logical_date}.log"
+        log.write_text(done.stdout + done.stderr)
+        done.log = log
+        return done
+
+    return run
+
+
 PG_ADMIN_URL = os.environ.get("BANK_SCORING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -116,11 +168,6 @@ def sqlite_engine(sqlite_url):
     init_db(eng)
     yield eng
     eng.dispose()
-
-
-def load_synthetic(engine, customers: int = 3000, seed: int = 7):
-    return load_frame(engine, generate_calls(customers, seed=seed), f"synthetic-{seed}",
-                      synthetic_fingerprint(customers, seed))
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 import joblib
 import pytest
+from support import load_synthetic
 
 from bank_scoring import registry
 from bank_scoring.train import train_model
@@ -7,8 +8,6 @@ from bank_scoring.train import train_model
 
 @pytest.fixture
 def champion(sqlite_engine, model_dir):
-    from conftest import load_synthetic
-
     load_synthetic(sqlite_engine)
     train_model(sqlite_engine, model_dir)
     return registry.require_champion(sqlite_engine)

@@ -414,7 +414,11 @@ def main(argv: list[str] | None = None) -> int:
     except SQLAlchemyError as exc:
         # The driver's first line says what went wrong; SQLAlchemy never puts the password in it.
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        print(f"bank-scoring {args.command}: database error: {detail}", file=sys.stderr)
+        hint = ""
+        if args.command == "score":
+            hint = (f"; nothing was published, agents still see the previous published run; "
+                    f"rerun `bank-scoring score --date {args.date}` when the database is back")
+        print(f"bank-scoring {args.command}: database error: {detail}{hint}", file=sys.stderr)
         return 1
 
 

@@ -90,9 +90,19 @@ def render_sql(script: str, dialect: str) -> str:
 
 
 def schema_statements(dialect: str) -> list[str]:
+    """The schema's statements for one database.
+
+    On PostgreSQL views are replaced in place rather than dropped and created, so that
+    re-running init-db keeps their owner and the grants of sql/roles.sql.
+    """
     statements: list[str] = []
     for name in SCHEMA_FILES:
-        statements.extend(split_sql(render_sql((SQL_DIR / name).read_text(), dialect)))
+        for statement in split_sql(render_sql((SQL_DIR / name).read_text(), dialect)):
+            if dialect == "postgresql":
+                if statement.startswith("drop view if exists"):
+                    continue
+                statement = re.sub(r"^create view", "create or replace view", statement)
+            statements.append(statement)
     return statements
 
 
@@ -137,4 +147,4 @@ def as_date(value) -> dt.date | None:
 
 def table_counts(engine: Engine, tables: tuple[str, ...]) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t: int(conn.execute(text(f"select count(*) from {t}")).scalar_one()) for t in tables}
+        return {table: int(conn.execute(text(f"select count(*) from {table}")).scalar_one()) for table in tables}

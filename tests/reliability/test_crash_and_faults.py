@@ -100,3 +100,22 @@ def test_dropped_connection_in_a_partition_task_is_retried_by_airflow(pg_ready, 
     assert log.count("new_state=up_for_retry") == 1  # and exactly one retry made it good
     assert_complete(pg_ready, customers)
     assert scalar(pg_ready, "select max(run_id) from agent_worklist") != pg_ready.old_run.run_id
+
+
+def test_a_run_dead_for_hours_on_another_date_is_cleaned_up(ready):
+    """Staging rows of a run whose process died, on a date never rerun, do not pile up."""
+    import datetime as dt
+
+    from bank_scoring.score import STALE_RUN_HOURS, plan_partitions, score_customers, score_partition, start_run
+
+    dead = start_run(ready, dt.date(2026, 1, 5))
+    (lo, hi), = plan_partitions(ready, 1)
+    score_partition(ready, dead, lo, hi)
+    long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=STALE_RUN_HOURS + 1)
+    with ready.begin() as conn:
+        conn.execute(text("update scoring_runs set started_at = :t where run_id = :r"), {"t": long_ago, "r": dead})
+    recent = start_run(ready, dt.date(2026, 1, 6))  # died a minute ago: may still be working, left alone
+    score_customers(ready, DAY)
+    assert scalar(ready, "select status from scoring_runs where run_id = :r", r=dead) == "failed"
+    assert scalar(ready, "select count(*) from customer_scores_staging where run_id = :r", r=dead) == 0
+    assert scalar(ready, "select status from scoring_runs where run_id = :r", r=recent) == "running"

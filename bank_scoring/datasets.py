@@ -17,7 +17,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bank_scoring.ingest import UCI_COLUMNS, sha256_of
+from bank_scoring.db import file_sha256
+from bank_scoring.ingest import UCI_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def check_csv(path: Path, origin: str) -> DataFile:
     missing = [c for c in UCI_COLUMNS if c not in columns]
     if missing:
         raise DataUnavailable(f"{path}: not a UCI Bank Marketing file (header lacks {', '.join(missing)})")
-    found = DataFile(path, origin, rows, sha256_of(path))
+    found = DataFile(path, origin, rows, file_sha256(path))
     known = KNOWN_FILES.get(path.name)
     if known:
         if rows != known["rows"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import sqlite3
 from pathlib import Path
@@ -134,6 +135,15 @@ def next_id(conn: Connection, table: str, column: str) -> int:
         raise ValueError("table and column must be plain identifiers")
     value = conn.execute(text(f"select coalesce(max({column}), 0) + 1 from {table}")).scalar_one()
     return int(value)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks (data files and model artifacts)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def as_date(value) -> dt.date | None:

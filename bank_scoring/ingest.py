@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from bank_scoring.db import next_id
+from bank_scoring.db import file_sha256, next_id
 from bank_scoring.features import MONTHS
 from bank_scoring.validate import RANGES
 
@@ -67,14 +66,6 @@ class LoadResult:
     first_customer_id: int | None
     already_loaded: bool
     has_rebuilt_dates: bool
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_header(first_line: str, source: str, delimiter: str) -> list[str]:
@@ -282,4 +273,4 @@ def load_csv(engine: Engine, path: Path | str, delimiter: str = ";", start_year:
     """Validate and load a UCI file; loading the same bytes again is a no-op."""
     path = Path(path)
     frame = read_uci_csv(path, delimiter=delimiter, start_year=start_year)
-    return load_frame(engine, frame, path.name, sha256_of(path), progress=progress)
+    return load_frame(engine, frame, path.name, file_sha256(path), progress=progress)

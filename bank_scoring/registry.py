@@ -19,7 +19,7 @@ import joblib
 from sqlalchemy import Connection, Engine, text
 
 import bank_scoring
-from bank_scoring.db import next_id
+from bank_scoring.db import file_sha256, next_id
 
 
 class ModelIntegrityError(RuntimeError):
@@ -82,14 +82,6 @@ def model_code_sha256() -> str:
     here = Path(__file__).resolve().parent
     for name in ("features.py", "train.py", "validate.py"):
         digest.update((here / name).read_bytes())
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 

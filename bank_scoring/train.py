@@ -90,20 +90,22 @@ def load_training_rows(engine: Engine, window_start: dt.date | None = None,
     and are left out; the caller reports how many.
     """
     columns = ", ".join(["contact_id", "contact_date", "contact_month", *CUSTOMER_ATTRIBUTES, "is_subscribed"])
-    sql = f"select {columns} from campaign_contacts"
-    params: dict = {}
-    clauses = []
-    if window_start:
-        clauses.append("contact_date >= :start")
-        params["start"] = window_start
-    if window_end:
-        clauses.append("contact_date <= :end")
-        params["end"] = window_end
-    if clauses:
-        sql += " where " + " and ".join(clauses)
+    where, params = _window_clause(window_start, window_end)
     with engine.connect() as conn:
-        frame = pd.read_sql_query(text(sql + " order by contact_id"), conn, params=params)
-    return frame
+        return pd.read_sql_query(text(f"select {columns} from campaign_contacts{where} order by contact_id"), conn,
+                                 params=params)
+
+
+def _window_clause(start: dt.date | None, end: dt.date | None) -> tuple[str, dict]:
+    """The training window as a where clause with bound dates ('' for all calls)."""
+    clauses, params = [], {}
+    if start:
+        clauses.append("contact_date >= :start")
+        params["start"] = start
+    if end:
+        clauses.append("contact_date <= :end")
+        params["end"] = end
+    return (" where " + " and ".join(clauses) if clauses else ""), params
 
 
 def parse_window_date(name: str, value) -> dt.date | None:
@@ -127,23 +129,15 @@ def check_training_window(engine: Engine, window_start=None, window_end=None) ->
     end = parse_window_date("window_end", window_end)
     if start and end and start > end:
         raise ValueError(f"training window starts {start} after it ends {end}")
-    sql = "select count(*) as n, sum(case when is_subscribed then 1 else 0 end) as pos from campaign_contacts"
-    clauses, params = [], {}
-    if start:
-        clauses.append("contact_date >= :start")
-        params["start"] = start
-    if end:
-        clauses.append("contact_date <= :end")
-        params["end"] = end
-    if clauses:
-        sql += " where " + " and ".join(clauses)
+    where, params = _window_clause(start, end)
     with engine.connect() as conn:
-        row = conn.execute(text(sql), params).one()
+        row = conn.execute(text("select count(*) as n, sum(case when is_subscribed then 1 else 0 end) as pos "
+                                f"from campaign_contacts{where}"), params).one()
     rows, positives = int(row.n), int(row.pos or 0)
     try:
         check_training_counts(rows, positives)
     except TrainingDataError as exc:
-        window = f" between {start or 'the first call'} and {end or 'the last call'}" if clauses else ""
+        window = f" between {start or 'the first call'} and {end or 'the last call'}" if where else ""
         raise TrainingDataError(f"{exc}{window}") from None
     return {"window_start": start.isoformat() if start else None, "window_end": end.isoformat() if end else None,
             "rows": rows, "positives": positives}

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from bank_scoring import registry
+from bank_scoring.db import file_sha256
 from bank_scoring.ingest import load_csv
 from bank_scoring.train import build_pipeline, check_training_window, train_model
 from bank_scoring.validate import TrainingDataError
@@ -17,7 +18,7 @@ def test_first_model_becomes_champion_with_metrics(loaded_engine, model_dir):
     assert result.metrics["lift_top_decile"] > 1.5
     version = registry.require_champion(loaded_engine)
     assert version.model_version == result.model_version
-    assert version.artifact_sha256 == registry.file_sha256(Path(version.artifact_path))
+    assert version.artifact_sha256 == file_sha256(Path(version.artifact_path))
     assert [e["event"] for e in registry.events(loaded_engine)] == ["registered", "promoted"]
 
 

@@ -1,6 +1,7 @@
 """3 and 4: a killed scoring process and a dropped database connection lose nothing."""
 
 import os
+import re
 import signal
 
 from sqlalchemy import text
@@ -96,8 +97,11 @@ def test_dropped_connection_in_a_partition_task_is_retried_by_airflow(pg_ready, 
     log = done.log.read_text()
     assert killed == [1]
     assert done.returncode == 0, log[-4000:]
-    assert "psycopg.OperationalError" in log  # the partition task failed on the dropped connection
-    assert log.count("new_state=up_for_retry") == 1  # and exactly one retry made it good
+    errors = [line for line in log.splitlines() if "Error" in line or "[error" in line]
+    assert log.count("new_state=up_for_retry") == 1, errors  # one failed try, made good by its retry
+    # psycopg words it by timing: the termination notice, or the socket closing first.
+    assert any(re.search(r"(?i)terminat|closed the connection|AdminShutdown|OperationalError", line)
+               for line in errors), errors
     assert_complete(pg_ready, customers)
     assert scalar(pg_ready, "select max(run_id) from agent_worklist") != pg_ready.old_run.run_id
 

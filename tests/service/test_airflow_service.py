@@ -6,6 +6,8 @@ stay in the test's tmp_path and are printed when something fails.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -93,15 +95,17 @@ class Service:
         return run, time.monotonic() - started
 
 
-@pytest.fixture
-def service(tmp_path, pg_admin_url, pg_url, bank_full_csv):
+@contextlib.contextmanager
+def airflow_service(tmp_path, pg_admin_url, pg_url, bank_csv, executor="LocalExecutor", workers=0,
+                    extra_env=None):
+    """Start api-server, scheduler, dag-processor (and Celery workers); stop and clean up after."""
     meta_db = f"bank_scoring_airflow_{uuid.uuid4().hex[:8]}"
     admin = make_db_engine(pg_admin_url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'create database "{meta_db}"'))
     bank = make_db_engine(pg_url)
     init_db(bank)
-    load_csv(bank, bank_full_csv)
+    load_csv(bank, bank_csv)
 
     port = free_port()
     password = uuid.uuid4().hex
@@ -112,7 +116,7 @@ def service(tmp_path, pg_admin_url, pg_url, bank_full_csv):
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": executor,
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@{host}/{meta_db}",
         "AIRFLOW__CORE__AUTH_MANAGER":
@@ -125,7 +129,10 @@ def service(tmp_path, pg_admin_url, pg_url, bank_full_csv):
         "AIRFLOW_CONN_BANK_SCORING_DB": pg_url.replace("postgresql+psycopg", "postgresql"),
         "BANK_SCORING_MODEL_DIR": str(tmp_path / "models"),
         "BANK_SCORING_RETRY_DELAY_SECONDS": "5",
+        **(extra_env or {}),
     }
+    if executor == "CeleryExecutor":
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = f"db+postgresql://postgres@{host}/{meta_db}"
     migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
     assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]
     svc = Service(tmp_path, env, port)
@@ -133,6 +140,11 @@ def service(tmp_path, pg_admin_url, pg_url, bank_full_csv):
     svc.start("api-server", "api-server", "--port", str(port))
     svc.start("scheduler", "scheduler")
     svc.start("dag-processor", "dag-processor")
+    for n in range(1, workers + 1):
+        svc.env = {**env, "BANK_SCORING_WORKER_NAME": f"worker-{n}",
+                   "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+        svc.start(f"worker-{n}", "celery", "worker", "--concurrency", "1", "--celery-hostname", f"worker{n}@%h")
+    svc.env = env
     try:
         svc.wait("the API server", lambda: svc.api("GET", "/api/v2/monitor/health").status_code == 200, 180)
         token = svc.api("POST", "/auth/token", json={"username": "bank", "password": password})
@@ -147,6 +159,12 @@ def service(tmp_path, pg_admin_url, pg_url, bank_full_csv):
                          {"d": meta_db})
             conn.execute(text(f'drop database if exists "{meta_db}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def service(tmp_path, pg_admin_url, pg_url, bank_full_csv):
+    with airflow_service(tmp_path, pg_admin_url, pg_url, bank_full_csv) as svc:
+        yield svc
 
 
 def scores_for(engine, day: str) -> int:
@@ -197,3 +215,41 @@ def test_retrain_and_nightly_through_the_rest_api_then_a_backfill(service):
         published = conn.execute(text("select count(distinct score_date) from scoring_runs "
                                       "where status = 'published'")).scalar()
     assert published >= 4
+
+
+def test_nightly_partitions_spread_over_two_celery_workers(tmp_path, pg_admin_url, pg_url, bank_full_csv):
+    """CeleryExecutor, broker the local Redis, result backend PostgreSQL, two workers."""
+    from bank_scoring.score import score_customers
+    from bank_scoring.train import train_model
+
+    celery_env = {
+        "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/11",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_name.hostname",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])),
+    }
+    with airflow_service(tmp_path, pg_admin_url, pg_url, bank_full_csv, "CeleryExecutor", workers=2,
+                         extra_env=celery_env) as svc:
+        train_model(svc.engine, Path(svc.env["BANK_SCORING_MODEL_DIR"]))
+        svc.wait("nightly parsed",
+                 lambda: svc.api("GET", "/api/v2/dags/bank_scoring_nightly").status_code == 200)
+        assert svc.api("PATCH", "/api/v2/dags/bank_scoring_nightly", json={"is_paused": False}).status_code == 200
+        run, seconds = svc.run_dag("bank_scoring_nightly", {"logical_date": None,
+                                                            "conf": {"score_date": "2026-11-25", "partitions": 6}})
+        tis = svc.api("GET", f"/api/v2/dags/bank_scoring_nightly/dagRuns/{run['dag_run_id']}/taskInstances",
+                      params={"task_id": "score_partition", "limit": 50}).json()["task_instances"]
+        hosts = {ti["hostname"] for ti in tis if ti["task_id"] == "score_partition"}
+        print(f"\nCelery nightly run: {seconds:.1f}s; partitions ran on {sorted(hosts)}")
+        assert len([ti for ti in tis if ti["task_id"] == "score_partition"]) == 6
+        assert hosts == {"worker-1", "worker-2"}, hosts
+
+        # The same model scoring in one local process gives the same propensities.
+        score_customers(svc.engine, dt.date(2026, 11, 26))
+        with svc.engine.connect() as conn:
+            differing = conn.execute(text(
+                "select count(*) from customer_scores a join customer_scores b using (customer_id) "
+                "where a.score_date = '2026-11-25' and b.score_date = '2026-11-26' "
+                "and (a.propensity <> b.propensity or a.rank <> b.rank)")).scalar()
+            paired = conn.execute(text(
+                "select count(*) from customer_scores a join customer_scores b using (customer_id) "
+                "where a.score_date = '2026-11-25' and b.score_date = '2026-11-26'")).scalar()
+        assert (paired, differing) == (45_211, 0)

@@ -5,6 +5,8 @@ Trains a propensity model on past calls and their outcomes (`campaign_contacts`)
 it on held-out calls, registers the artifact in `model_versions`, and promotes it to
 champion only when it beats the current champion on the same held-out calls.
 
+A promotion emits an event on the Asset `bank_scoring://model_versions/champion`.
+
 Runs weekly (`BANK_SCORING_RETRAIN_SCHEDULE`, default Sundays 04:00 UTC) and whenever a
 data scientist triggers it with the Params below. The call's `duration` is never a feature.
 """
@@ -12,11 +14,13 @@ data scientist triggers it with the Params below. The call's `duration` is never
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, Param, dag, task
 from bank_scoring_dag_support import DEFAULT_ARGS
 
 from bank_scoring.config import load_settings
 
+# Updated whenever a retrain promotes a new champion; a DAG can be scheduled on it.
+CHAMPION_MODEL = Asset("bank_scoring://model_versions/champion", extra={"table": "model_versions"})
 ESTIMATORS = ["hist_gradient_boosting", "random_forest", "logistic_regression"]
 PROMOTE_MODES = ["if_better", "always", "never"]
 
@@ -73,7 +77,16 @@ def bank_scoring_retrain():
         return {"model_version": result.model_version, "status": result.status, "decision": result.decision,
                 "roc_auc": result.metrics.get("roc_auc"), "reused": result.reused}
 
-    train_and_register(check_training_data())
+    @task(outlets=[CHAMPION_MODEL])
+    def announce_champion(result: dict, *, outlet_events=None) -> None:
+        """Emit an event on the champion-model Asset, only when this run promoted a model."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if result["status"] != "champion" or result["reused"]:
+            raise AirflowSkipException(f"no new champion: v{result['model_version']} is {result['status']}")
+        outlet_events[CHAMPION_MODEL].extra = {"model_version": result["model_version"], "roc_auc": result["roc_auc"]}
+
+    announce_champion(train_and_register(check_training_data()))
 
 
 bank_scoring_retrain()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from support import load_synthetic
+from support import load_synthetic, require
 
 from bank_scoring.db import init_db, make_db_engine
 
@@ -71,7 +71,6 @@ def dags_test(airflow_home, tmp_path):
 
 
 PG_ADMIN_URL = os.environ.get("BANK_SCORING_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def _bank_csv(name: str) -> Path | None:
@@ -84,14 +83,6 @@ def _bank_csv(name: str) -> Path | None:
         if path.is_file():
             return path
     return None
-
-
-def require(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (mandatory under CI=true)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ def test_schedules_and_params(dagbag):
     assert set(retrain.params) == {"estimator", "window_start", "window_end", "seed", "promote"}
     assert set(nightly.params) == {"score_date", "partitions"}
     assert [t.task_id for t in nightly.topological_sort()][:2] == ["start_scoring_run", "partitions_of"]
+    assert [o.uri for o in retrain.get_task("announce_champion").outlets] == ["bank_scoring://model_versions/champion"]
 
 
 def test_bad_params_are_refused_before_any_work(dagbag):

@@ -189,6 +189,8 @@ def test_retrain_and_nightly_through_the_rest_api_then_a_backfill(service):
     service.run_dag("bank_scoring_retrain", {"logical_date": None, "conf": {"estimator": "hist_gradient_boosting"}})
     with service.engine.connect() as conn:
         assert conn.execute(text("select count(*) from model_versions where status = 'champion'")).scalar() == 1
+    events = service.api("GET", "/api/v2/assets/events").json()["asset_events"]
+    assert [(e["uri"], e["extra"]["model_version"]) for e in events] == [("bank_scoring://model_versions/champion", 1)]
 
     # (Unpausing let the scheduler start tonight's own run too; this one is for another date.)
     run, seconds = service.run_dag("bank_scoring_nightly", {"logical_date": "2026-11-25T02:00:00Z"})
@@ -219,9 +221,13 @@ def test_retrain_and_nightly_through_the_rest_api_then_a_backfill(service):
 
 def test_nightly_partitions_spread_over_two_celery_workers(tmp_path, pg_admin_url, pg_url, bank_full_csv):
     """CeleryExecutor, broker the local Redis, result backend PostgreSQL, two workers."""
+    from support import require
+
     from bank_scoring.score import score_customers
     from bank_scoring.train import train_model
 
+    with socket.socket() as probe:
+        require(probe.connect_ex(("127.0.0.1", 6379)) == 0, "Redis (the Celery broker) is not running on 6379")
     celery_env = {
         "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/11",
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_name.hostname",

@@ -30,6 +30,7 @@ def test_dag_basics(dagbag, dag_id):
     assert "bank-scoring" in dag.tags
     assert dag.catchup is False and dag.max_active_runs == 1
     for task in dag.tasks:
+        assert task.doc_md, f"{task.task_id} has no docs for the UI"
         if task.task_id != "fail_run":
             assert task.retries >= 2, task.task_id
 

@@ -160,6 +160,10 @@ def cmd_models(args) -> int:
         registry.promote(engine, args.version, args.reason, args.actor)
         print(f"model v{args.version} is now the champion")
         return 0
+    if args.models_command == "rollback":
+        version = registry.rollback(engine, args.reason, args.actor)
+        print(f"rolled back: model v{version} is the champion again")
+        return 0
     if args.models_command == "history":
         for event in registry.events(engine, args.version):
             print(f"{event['created_at']}  v{event['model_version']:<4} {event['event']:<10} "
@@ -340,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actor", default="cli", help="who asked, for the registry history")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("models", help="list model versions; promote one; show the decision history",
+    p = sub.add_parser("models", help="list model versions; promote or roll back; show the decision history",
                        description="The model registry.")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
     msub.add_parser("list", help="list versions (default)", description="List every model version.")
@@ -348,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("version", type=_positive)
     mp.add_argument("--reason", required=True, help="why, for the history")
     mp.add_argument("--actor", default="cli")
+    mr = msub.add_parser("rollback", help="make the previous champion the champion again",
+                         description="Make the previously promoted version the champion again (recorded).")
+    mr.add_argument("--reason", required=True, help="why, for the history")
+    mr.add_argument("--actor", default="cli")
     mh = msub.add_parser("history", help="registry decisions, oldest first", description="Show registry decisions.")
     mh.add_argument("--version", type=_positive, help="only this version")
     p.set_defaults(func=cmd_models, models_command="list")

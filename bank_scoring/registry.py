@@ -184,5 +184,24 @@ def promote(engine: Engine, version: int, reason: str, actor: str) -> None:
         promote_in(conn, version, reason, actor)
 
 
+def rollback(engine: Engine, reason: str, actor: str) -> int:
+    """Make the previous champion the champion again; returns its version.
+
+    The previous champion is the most recently promoted version other than the current one,
+    read from the append-only history, so a rollback is itself recorded as a promotion.
+    """
+    with engine.begin() as conn:
+        current = conn.execute(text("select model_version from model_versions where status = 'champion'")).scalar()
+        if current is None:
+            raise NoChampionError("no champion to roll back from")
+        previous = conn.execute(text(
+            "select model_version from model_events where event = 'promoted' and model_version <> :c "
+            "order by model_event_id desc limit 1"), {"c": current}).scalar()
+        if previous is None:
+            raise LookupError(f"v{current} is the only model ever promoted: there is nothing to roll back to")
+        promote_in(conn, previous, f"rollback from v{current}: {reason}", actor)
+    return int(previous)
+
+
 def allocate_version(conn: Connection) -> int:
     return next_id(conn, "model_versions", "model_version")

@@ -8,8 +8,8 @@ import pytest
 
 from bank_scoring.cli import build_parser
 
-SUBCOMMANDS = ["init-db", "load-csv", "load-data", "generate", "train", "models", "score", "runs", "rejects",
-               "worklist", "summary"]
+SUBCOMMANDS = ["init-db", "load-csv", "load-data", "generate", "train", "models", "models rollback", "score", "runs",
+               "rejects", "worklist", "summary"]
 
 
 def run(args, db_url, tmp_path, check=True, env=None):

@@ -58,3 +58,34 @@ def test_promote_by_hand_is_recorded(sqlite_engine, champion, model_dir):
     assert (last["event"], last["actor"], last["reason"]) == ("promoted", "alice", "manager asked")
     with pytest.raises(LookupError):
         registry.promote(sqlite_engine, 99, "typo", "alice")
+
+
+def test_rollback_restores_the_previous_champion_and_is_recorded(sqlite_engine, champion, model_dir):
+    with pytest.raises(LookupError, match="nothing to roll back to"):
+        registry.rollback(sqlite_engine, "oops", "bob")
+    other = train_model(sqlite_engine, model_dir, estimator="logistic_regression", promote="always")
+    assert registry.require_champion(sqlite_engine).model_version == other.model_version
+    back = registry.rollback(sqlite_engine, "conversion fell", "bob")
+    assert back == champion.model_version == registry.require_champion(sqlite_engine).model_version
+    assert registry.get_version(sqlite_engine, other.model_version).status == "retired"
+    last = registry.events(sqlite_engine)[-1]
+    assert (last["event"], last["actor"]) == ("promoted", "bob")
+    assert last["reason"] == f"rollback from v{other.model_version}: conversion fell"
+    # rolling back again returns to the model rolled back from
+    assert registry.rollback(sqlite_engine, "false alarm", "bob") == other.model_version
+
+
+def test_same_rows_and_seed_give_the_same_metrics_in_a_fresh_database(tmp_path):
+    """Reproducibility: a second database with the same rows trains to identical figures."""
+    from bank_scoring.db import init_db, make_db_engine
+
+    results = []
+    for name in ("a", "b"):
+        engine = make_db_engine(f"sqlite:///{tmp_path / name}.db")
+        init_db(engine)
+        load_synthetic(engine)
+        results.append(train_model(engine, tmp_path / f"models-{name}"))
+        engine.dispose()
+    first, second = results
+    keep = ("roc_auc", "pr_auc", "lift_top_decile", "brier_score", "expected_calibration_error")
+    assert {k: first.metrics[k] for k in keep} == {k: second.metrics[k] for k in keep}

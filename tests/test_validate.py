@@ -48,3 +48,12 @@ def test_flags_from_postgresql_and_sqlite_mean_the_same():
     lite = feature_frame(frame({"has_housing_loan": 1}), "may")
     pd.testing.assert_frame_equal(pg, lite)
     assert pg["has_housing_loan"].iloc[0] == 1.0
+
+
+def test_a_post_call_column_added_to_the_features_is_refused(monkeypatch):
+    """The leakage guard: were duration ever added to FEATURES, building features fails."""
+    from bank_scoring import features
+
+    monkeypatch.setattr(features, "FEATURES", features.FEATURES + ("duration_seconds",))
+    with pytest.raises(ValueError, match="post-call columns may not be features: \\['duration_seconds'\\]"):
+        features.feature_frame(frame({}).assign(duration_seconds=100), "may")

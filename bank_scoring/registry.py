@@ -103,8 +103,8 @@ def save_artifact(model, metadata: dict, model_dir: Path, version: int) -> tuple
     return path.resolve(), sha
 
 
-def load_model(version: ModelVersion):
-    """Load a registered pipeline after checking its sha256 against the registry."""
+def verify_artifact(version: ModelVersion) -> Path:
+    """Check that the artifact is the registered file (sha256), without unpickling it."""
     path = Path(version.artifact_path)
     if not path.is_file():
         raise ModelIntegrityError(f"model v{version.model_version}: artifact {path} is missing")
@@ -114,7 +114,12 @@ def load_model(version: ModelVersion):
             f"model v{version.model_version}: artifact {path} has sha256 {actual[:16]}..., the registry "
             f"recorded {version.artifact_sha256[:16]}...; refusing to load a file that changed"
         )
-    return joblib.load(path)
+    return path
+
+
+def load_model(version: ModelVersion):
+    """Load a registered pipeline after checking its sha256 against the registry."""
+    return joblib.load(verify_artifact(version))
 
 
 def _row_to_version(row) -> ModelVersion:

@@ -72,7 +72,7 @@ def start_run(engine: Engine, score_date: dt.date, partitions: int = 1, model_ve
     if partitions < 1:
         raise ValueError("partitions must be at least 1")
     version = registry.get_version(engine, model_version) if model_version else registry.require_champion(engine)
-    registry.load_model(version)  # integrity check; raises ModelIntegrityError
+    registry.verify_artifact(version)  # raises ModelIntegrityError; loading is the partitions' job
     with engine.begin() as conn:
         stale = conn.execute(text(
             "select run_id, score_date from scoring_runs where status = 'running' "

@@ -195,6 +195,7 @@ def cmd_score(args) -> int:
     settings = load_settings()
     run = score_customers(_engine(args), args.date, partitions=args.partitions or settings.partitions,
                           chunk_rows=args.chunk_rows or settings.chunk_rows, model_version=args.model_version,
+                          workers=args.workers or 1,
                           progress=lambda i, n, c: print(f"  partition {i}/{n}: {c['scored']:,} scored, "
                                                          f"{c['rejected']:,} rejected", file=sys.stderr))
     _print_run(run)
@@ -367,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=_positive, help="customer-id ranges (default $BANK_SCORING_PARTITIONS or 2)")
     p.add_argument("--chunk-rows", type=_positive, help="customers read at a time (default 50000)")
     p.add_argument("--model-version", type=_positive, help="score with this version instead of the champion")
+    p.add_argument("--workers", type=_positive,
+                   help="processes scoring partitions at once (default 1; use the number of cores)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("runs", help="recent scoring runs with their counts", description="List scoring runs.")

@@ -37,28 +37,37 @@ def customer_reject_reasons(rows: pd.DataFrame) -> pd.Series:
     reasons = pd.Series("", index=rows.index, dtype="object")
 
     def add(mask: pd.Series, message) -> None:
+        # Messages are built only for the rows that need one: most nights no row does.
         if not mask.any():
             return
-        msgs = message if isinstance(message, pd.Series) else pd.Series(message, index=rows.index)
-        sep = np.where(reasons[mask] == "", "", "; ")
-        reasons.loc[mask] = reasons[mask] + sep + msgs[mask]
+        msgs = message(mask) if callable(message) else pd.Series(message, index=rows.index[mask])
+        current = reasons[mask]
+        reasons.loc[mask] = current + np.where(current == "", "", "; ") + msgs
 
     for col in CATEGORICAL:
         if col == "contact_month":
             continue
         values = rows[col]
-        missing = values.isna() | (values.astype("string").str.strip() == "")
-        add(missing.fillna(True), f"{col} is missing")
+        missing = values.isna()
+        present = values[~missing]
+        if len(present) and not pd.api.types.is_numeric_dtype(present.dtype):
+            blank = (present.astype("str").str.strip() == "").to_numpy(dtype=bool)
+            missing.loc[present.index[blank]] = True
+        add(missing, f"{col} is missing")
     for col in BOOLEAN:
         add(rows[col].isna(), f"{col} is missing")
     for col in NUMERIC:
         raw = rows[col]
-        values = pd.to_numeric(raw, errors="coerce")
+        numeric = pd.api.types.is_numeric_dtype(raw.dtype)
+        values = raw if numeric else pd.to_numeric(raw, errors="coerce")
         add(raw.isna(), f"{col} is missing")
-        add(raw.notna() & values.isna(), col + " is not a number: " + raw.astype(str))
+        if not numeric:
+            add(raw.notna() & values.isna(),
+                lambda m, raw=raw, col=col: col + " is not a number: " + raw[m].astype(str))
         low, high = RANGES[col]
         outside = values.notna() & ((values < low) | (values > high))
-        add(outside, col + " " + values.astype(str).str.removesuffix(".0") + f" is outside {low}..{high}")
+        add(outside, lambda m, values=values, col=col, low=low, high=high:
+            col + " " + values[m].astype(str).str.removesuffix(".0") + f" is outside {low}..{high}")
     return reasons
 
 

@@ -113,6 +113,58 @@ def test_unscored_customers_block_publication_and_keep_the_old_run(ready):
     assert scalar(ready, "select count(*) from customer_scores_staging") == 0
 
 
+def test_a_customer_replaced_during_the_run_blocks_publication(ready):
+    """Same count, different customers: the id checksum catches what a count alone would not."""
+    insert = text("insert into customers (customer_id, age, job, marital, education, has_credit_default, balance, "
+                  "has_housing_loan, has_personal_loan, contact_channel, campaign, pdays, previous_contacts, "
+                  "previous_outcome) values (:c, 40, 'admin.', 'single', 'secondary', false, 10, false, false, "
+                  "'cellular', 1, -1, 0, 'unknown')")
+    with ready.begin() as conn:
+        conn.execute(insert, {"c": 990001})
+    run_id = start_run(ready, DAY, partitions=1)
+    (lo, hi), = plan_partitions(ready, 1)
+    score_partition(ready, run_id, lo, hi)
+    with ready.begin() as conn:
+        conn.execute(text("delete from customers where customer_id = 990001"))
+        conn.execute(insert, {"c": 990002})
+    with pytest.raises(ScoringError, match="do not match"):
+        publish_run(ready, run_id)
+    assert scalar(ready, "select status from scoring_runs where run_id = :r", r=run_id) == "failed"
+
+
+def test_parallel_workers_give_the_same_scores_as_one_process(ready):
+    one = score_customers(ready, DAY, partitions=3, chunk_rows=400)
+    with ready.connect() as conn:
+        before = dict(conn.execute(text("select customer_id, propensity from customer_scores where run_id = :r"),
+                                   {"r": one.run_id}).all())
+    two = score_customers(ready, DAY, partitions=3, chunk_rows=400, workers=2)
+    assert (two.status, two.customers_scored) == ("published", 3000)
+    with ready.connect() as conn:
+        after = dict(conn.execute(text("select customer_id, propensity from customer_scores where run_id = :r"),
+                                  {"r": two.run_id}).all())
+    assert after.keys() == before.keys()
+    assert max(abs(after[c] - before[c]) for c in before) < 1e-12
+    from bank_scoring import score
+    assert len(score.last_worker_peaks) == 2 and all(p > 50 * 2**20 for p in score.last_worker_peaks)
+
+
+def test_text_values_that_look_like_missing_are_values(ready):
+    """'NA' or 'null' is a job title as far as scoring knows; only NULL or blank is missing."""
+    with ready.begin() as conn:
+        for cid, job, default in ((910001, "NA", False), (910002, "null", None), (910003, "", False)):
+            conn.execute(text(
+                "insert into customers (customer_id, age, job, marital, education, has_credit_default, balance, "
+                "has_housing_loan, has_personal_loan, contact_channel, campaign, pdays, previous_contacts, "
+                "previous_outcome) values (:c, 40, :j, 'single', 'secondary', :d, 100, true, false, 'cellular', 1, "
+                "-1, 0, 'unknown')"), {"c": cid, "j": job, "d": default})
+    run = score_customers(ready, DAY, chunk_rows=1000)
+    with ready.connect() as conn:
+        reasons = dict(conn.execute(text("select customer_id, reason from scoring_rejects where run_id = :r"),
+                                    {"r": run.run_id}).all())
+    assert reasons == {910002: "has_credit_default is missing", 910003: "job is missing"}
+    assert scalar(ready, "select count(*) from customer_scores where customer_id = 910001") == 1
+
+
 def test_agents_see_the_previous_run_until_publish(ready):
     old = score_customers(ready, DAY - dt.timedelta(days=1))
     run_id = start_run(ready, DAY, partitions=1)

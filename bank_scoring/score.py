@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import resource
 import struct
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -151,18 +152,26 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
         conn.execute(text("delete from scoring_rejects where run_id = :r and customer_id between :lo and :hi"),
                      bounds)
     scored = rejected = 0
+    seconds = {"read": 0.0, "validate": 0.0, "predict": 0.0, "write": 0.0}
     last = low - 1
     while True:
+        clock = time.perf_counter()
         with engine.connect() as conn:
             chunk = (_read_chunk_pg if postgres else _read_chunk_sqlite)(conn, last, high, chunk_rows)
+        seconds["read"] += time.perf_counter() - clock
         if chunk.empty:
             break
         last = int(chunk["customer_id"].iloc[-1])
+        clock = time.perf_counter()
         reasons = customer_reject_reasons(chunk)
         good = (reasons == "").to_numpy()
         ok = chunk[good] if not good.all() else chunk
         ids = ok["customer_id"].to_numpy(dtype="int64")
-        propensity = model.predict_proba(feature_frame(ok, month))[:, 1] if len(ok) else np.empty(0)
+        seconds["validate"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        propensity = model.predict_proba(feature_frame(ok, month, score_date.day))[:, 1] if len(ok) else np.empty(0)
+        seconds["predict"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         with engine.begin() as conn:
             if len(ok):
                 (_write_scores_pg if postgres else _write_scores_sqlite)(conn, run_id, ids, propensity)
@@ -172,10 +181,11 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
                                   "values (:r, :c, :d, :reason)"),
                              [{"r": run_id, "c": int(c), "d": score_date, "reason": reasons[i]}
                               for i, c in bad.items()])
+        seconds["write"] += time.perf_counter() - clock
         scored += len(ok)
         rejected += int((~good).sum())
         log.info("run %s partition %s-%s: %s scored, %s rejected so far", run_id, low, high, scored, rejected)
-    return {"scored": scored, "rejected": rejected}
+    return {"scored": scored, "rejected": rejected, **{f"{k}_seconds": round(v, 3) for k, v in seconds.items()}}
 
 
 _CHUNK_SQL = ("select customer_id, {columns} from customers where customer_id > {last} "
@@ -233,12 +243,13 @@ def _write_scores_sqlite(conn, run_id: int, ids: np.ndarray, propensity: np.ndar
                          list(zip([run_id] * len(ids), ids.tolist(), propensity.tolist(), strict=True)))
 
 
-def publish_run(engine: Engine, run_id: int) -> RunSummary:
+def publish_run(engine: Engine, run_id: int, profile: dict | None = None) -> RunSummary:
     """Make a complete run the one agents see, in one transaction.
 
     Refuses (and marks the run failed) when any customer is neither scored nor rejected,
     so nobody is silently left off. Replaces the date's earlier published scores.
     """
+    clock = time.perf_counter()
     with engine.begin() as conn:
         run = _run_row(conn, run_id)
         if run.status != "running":
@@ -262,6 +273,8 @@ def publish_run(engine: Engine, run_id: int) -> RunSummary:
                      "(customers removed or replaced during the run, or a partition ran twice at once)")
         mark_failed(engine, run_id, error)
         raise ScoringError(f"run {run_id}: {error}; nothing was published")
+    if profile is not None:
+        profile["publish: check counts"] = time.perf_counter() - clock
     cut = _band_cuts(scored)
     with engine.begin() as conn:
         score_date = as_date(run.score_date)
@@ -275,6 +288,8 @@ def publish_run(engine: Engine, run_id: int) -> RunSummary:
             "from (select customer_id, propensity, row_number() over (order by propensity desc, customer_id) as rnk "
             "from customer_scores_staging where run_id = :r) as ranked"),
             {"d": score_date, "r": run_id, "v": run.model_version, "a": cut[0], "b": cut[1], "c": cut[2]})
+        if profile is not None:
+            profile["publish: rank and insert"] = time.perf_counter() - clock - profile["publish: check counts"]
         conn.execute(text("update scoring_runs set status = 'superseded' where score_date = :d "
                           "and status = 'published' and run_id <> :r"), {"d": score_date, "r": run_id})
         now = _utcnow()
@@ -339,9 +354,20 @@ def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, ch
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    clock = time.perf_counter()
+    last_profile.clear()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        last_profile[name] = now - clock
+        clock = now
+
     run_id = start_run(engine, score_date, partitions, model_version)
     try:
+        lap("start_run")
         ranges = plan_partitions(engine, partitions)
+        lap("plan_partitions")
         if workers > 1 and len(ranges) > 1:
             _score_in_workers(engine, run_id, ranges, chunk_rows, workers, progress)
         else:
@@ -349,14 +375,20 @@ def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, ch
             model = registry.load_model(version)
             for number, (low, high) in enumerate(ranges, start=1):
                 counts = score_partition(engine, run_id, low, high, chunk_rows, model=model)
+                _add_partition_seconds(counts)
                 if progress:
                     progress(number, len(ranges), counts)
-        publish_run(engine, run_id)
+        lap("score_partitions")
+        publish_run(engine, run_id, profile=last_profile)
+        lap("publish")
     except Exception as exc:
         mark_failed(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise
     return get_run(engine, run_id)
 
+
+# Seconds per step of the last score_customers call in this process (the benchmark's profile).
+last_profile: dict[str, float] = {}
 
 # Peak resident memory (bytes) of each worker process of the last parallel run in this
 # process, as the workers measured it themselves; the benchmark reports it.
@@ -373,11 +405,18 @@ def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, work
         futures = [pool.submit(_worker_score, low, high, chunk_rows) for low, high in ranges]
         for future in as_completed(futures):
             counts, pid, peak = future.result()
+            _add_partition_seconds(counts)
             peaks[pid] = max(peak, peaks.get(pid, 0))
             done += 1
             if progress:
                 progress(done, len(ranges), counts)
     last_worker_peaks[:] = list(peaks.values())
+
+
+def _add_partition_seconds(counts: dict) -> None:
+    for step in ("read", "validate", "predict", "write"):
+        key = f"cpu:{step} customers" if step == "read" else f"cpu:{step}"
+        last_profile[key] = last_profile.get(key, 0.0) + counts.get(f"{step}_seconds", 0.0)
 
 
 _worker_state: dict = {}

@@ -25,7 +25,15 @@ from sqlalchemy import Engine, text
 
 from bank_scoring import registry
 from bank_scoring.evaluate import classification_metrics
-from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_ATTRIBUTES, FEATURES, NUMERIC, feature_frame
+from bank_scoring.features import (
+    BOOLEAN,
+    CALL_NUMERIC,
+    CATEGORICAL,
+    CUSTOMER_ATTRIBUTES,
+    FEATURES,
+    NUMERIC,
+    feature_frame,
+)
 from bank_scoring.validate import TrainingDataError, check_training_counts, check_training_rows
 
 log = logging.getLogger(__name__)
@@ -65,7 +73,7 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
                                            encoded_missing_value=np.nan), cats)],
             remainder="passthrough", verbose_feature_names_out=False)
         model = HistGradientBoostingClassifier(
-            learning_rate=0.05, max_iter=300, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
+            learning_rate=0.1, max_iter=300, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
             categorical_features=list(range(len(cats))), random_state=seed)
     elif estimator == "random_forest":
         encode = ColumnTransformer(
@@ -75,7 +83,7 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
     elif estimator == "logistic_regression":
         encode = ColumnTransformer(
             [("categories", OneHotEncoder(handle_unknown="ignore"), cats),
-             ("numbers", StandardScaler(), nums + flags)], verbose_feature_names_out=False)
+             ("numbers", StandardScaler(), nums + flags + list(CALL_NUMERIC))], verbose_feature_names_out=False)
         model = LogisticRegression(max_iter=2000, C=1.0)
     else:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
@@ -89,7 +97,8 @@ def load_training_rows(engine: Engine, window_start: dt.date | None = None,
     With a window, calls whose year is unknown (a shuffled sample) cannot be placed in it
     and are left out; the caller reports how many.
     """
-    columns = ", ".join(["contact_id", "contact_date", "contact_month", *CUSTOMER_ATTRIBUTES, "is_subscribed"])
+    columns = ", ".join(["contact_id", "contact_date", "contact_month", "contact_day", *CUSTOMER_ATTRIBUTES,
+                         "is_subscribed"])
     where, params = _window_clause(window_start, window_end)
     with engine.connect() as conn:
         return pd.read_sql_query(text(f"select {columns} from campaign_contacts{where} order by contact_id"), conn,
@@ -148,7 +157,7 @@ def check_training_schema(engine: Engine) -> None:
     from sqlalchemy import inspect
 
     present = {c["name"] for c in inspect(engine).get_columns("campaign_contacts")}
-    needed = {"contact_id", "contact_date", "contact_month", "is_subscribed", *CUSTOMER_ATTRIBUTES}
+    needed = {"contact_id", "contact_date", "contact_month", "contact_day", "is_subscribed", *CUSTOMER_ATTRIBUTES}
     missing = sorted(needed - present)
     if missing:
         raise TrainingDataError(
@@ -160,7 +169,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
     digest = hashlib.sha256()
     ordered = frame.sort_values("contact_id")
     hashed = pd.util.hash_pandas_object(
-        ordered[["contact_id", "contact_month", *CUSTOMER_ATTRIBUTES, "is_subscribed"]].astype(str), index=False)
+        ordered[["contact_id", "contact_month", "contact_day", *CUSTOMER_ATTRIBUTES, "is_subscribed"]].astype(str),
+        index=False)
     digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()
 
@@ -185,7 +195,7 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     labels = rows["is_subscribed"]
     check_training_rows(labels)
     y = labels.astype(bool).astype(int).to_numpy()
-    X = feature_frame(rows, rows["contact_month"])
+    X = feature_frame(rows, rows["contact_month"], rows["contact_day"])
     params = {"estimator": estimator, "seed": seed, "holdout_fraction": HOLDOUT_FRACTION,
               "model_code_sha256": registry.model_code_sha256()}
     params_json = json.dumps(params, sort_keys=True)

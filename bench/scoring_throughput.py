@@ -1,0 +1,294 @@
+"""Nightly scoring throughput: our scoring run and a naive pandas batch, same customers, same run.
+
+    python bench/scoring_throughput.py --quick            # 1M customers (CI smoke mode)
+    python bench/scoring_throughput.py --customers 10000000
+
+What it does, in order:
+1. Trains the default model on bank-full (BANK_CSV or --csv) and prints how long it took.
+2. Generates N customers with the project's generator (seeded blocks, reproducible) and
+   bulk-loads them into a fresh PostgreSQL database (and, in quick mode or with --sqlite,
+   a SQLite file).
+3. Runs OUR scoring exactly as the nightly DAG does (start_run, score_partition over id
+   ranges in parallel worker processes, publish_run: `score_customers`), in a child
+   process, so its peak memory is its own.
+4. Runs the NAIVE baseline in a child process: read_sql of the whole table, predict,
+   rank in pandas, to_sql.
+5. Prints one table (customers, seconds, customers/s, peak RSS, ratio to naive) and the
+   profile of our run: where the seconds went.
+
+The PostgreSQL server is BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
+the bench creates and drops its own database there. Timings are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SCORE_DATE = dt.date(2026, 11, 28)
+BLOCK = 500_000  # customers generated per seeded block
+CUSTOMER_COLUMNS = ["customer_id", "age", "job", "marital", "education", "has_credit_default", "balance",
+                    "has_housing_loan", "has_personal_loan", "contact_channel", "campaign", "pdays",
+                    "previous_contacts", "previous_outcome"]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- data set-up
+
+def customer_blocks(n: int, seed: int):
+    """Customers in blocks of BLOCK, block i drawn with seed (seed, i): the same N and seed give the same rows."""
+    from bank_scoring.generate import generate_calls
+
+    for number, start in enumerate(range(0, n, BLOCK)):
+        size = min(BLOCK, n - start)
+        frame = generate_calls(size, seed=seed * 100_003 + number)
+        frame.insert(0, "customer_id", range(start + 1, start + size + 1))
+        yield frame[CUSTOMER_COLUMNS]
+
+
+def load_customers_pg(engine, n: int, seed: int) -> None:
+    with engine.begin() as conn:
+        cur = conn.connection.driver_connection.cursor()
+        for i, frame in enumerate(customer_blocks(n, seed)):
+            buffer = io.StringIO()
+            frame.to_csv(buffer, header=False, index=False)
+            with cur.copy(f"copy customers ({', '.join(CUSTOMER_COLUMNS)}) from stdin (format csv)") as copy:
+                copy.write(buffer.getvalue())
+            log(f"  loaded {min((i + 1) * BLOCK, n):,} of {n:,} customers")
+        cur.execute("analyze customers")
+
+
+def load_customers_sqlite(engine, n: int, seed: int) -> None:
+    placeholders = ", ".join("?" for _ in CUSTOMER_COLUMNS)
+    sql = f"insert into customers ({', '.join(CUSTOMER_COLUMNS)}) values ({placeholders})"
+    for i, frame in enumerate(customer_blocks(n, seed)):
+        rows = list(frame.astype(object).itertuples(index=False, name=None))
+        with engine.begin() as conn:
+            conn.exec_driver_sql(sql, rows)
+        log(f"  loaded {min((i + 1) * BLOCK, n):,} of {n:,} customers into SQLite")
+
+
+def prepare(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: bool) -> float:
+    """Schema, bank-full's calls, the default model (returns training seconds), N customers."""
+    from bank_scoring.db import init_db, make_db_engine
+    from bank_scoring.ingest import load_csv
+    from bank_scoring.train import train_model
+
+    engine = make_db_engine(url)
+    init_db(engine)
+    load_csv(engine, csv)
+    started = time.perf_counter()
+    result = train_model(engine, model_dir)
+    train_seconds = time.perf_counter() - started
+    log(f"trained v{result.model_version} ({result.algorithm}, holdout ROC AUC {result.metrics['roc_auc']:.4f}) "
+        f"in {train_seconds:.1f}s")
+    with engine.begin() as conn:  # bank-full's own customers make way for the generated ones
+        conn.exec_driver_sql("delete from campaign_contacts")
+        conn.exec_driver_sql("delete from customers")
+    started = time.perf_counter()
+    (load_customers_pg if postgres else load_customers_sqlite)(engine, n, seed)
+    log(f"generated and loaded {n:,} customers in {time.perf_counter() - started:.1f}s")
+    engine.dispose()
+    return train_seconds
+
+
+def create_pg_database(server_url: str, name: str) -> str:
+    from sqlalchemy import create_engine, make_url
+
+    admin = create_engine(make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'drop database if exists "{name}" with (force)')
+        conn.exec_driver_sql(f'create database "{name}"')
+    admin.dispose()
+    return make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False)
+
+
+def drop_pg_database(server_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, make_url
+
+    admin = create_engine(make_url(server_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'drop database if exists "{name}" with (force)')
+    admin.dispose()
+
+
+# ---------------------------------------------------------------- the two contestants (child processes)
+
+def child_ours(url: str, model_dir: str, partitions: int, workers: int) -> dict:
+    os.environ["BANK_SCORING_MODEL_DIR"] = model_dir
+    from bank_scoring import score
+    from bank_scoring.db import make_db_engine
+
+    engine = make_db_engine(url)
+    started = time.perf_counter()
+    run = score.score_customers(engine, SCORE_DATE, partitions=partitions, workers=workers)
+    seconds = time.perf_counter() - started
+    assert run.status == "published", run
+    peaks = [score.peak_rss_bytes(), *score.last_worker_peaks]
+    return {"seconds": seconds, "customers": run.customers_total, "scored": run.customers_scored,
+            "peak_rss": max(peaks), "peaks": peaks, "profile": score.last_profile}
+
+
+def child_naive(url: str, model_dir: str) -> dict:
+    """The obvious batch job: whole table into pandas, predict, rank, to_sql (as a tutorial would)."""
+    import pandas as pd
+
+    os.environ["BANK_SCORING_MODEL_DIR"] = model_dir
+    from bank_scoring import registry
+    from bank_scoring.db import make_db_engine
+    from bank_scoring.features import feature_frame, month_name
+    from bank_scoring.score import peak_rss_bytes
+
+    engine = make_db_engine(url)
+    model = registry.load_model(registry.require_champion(engine))
+    started = time.perf_counter()
+    customers = pd.read_sql("select * from customers", engine)
+    propensity = model.predict_proba(feature_frame(customers, month_name(SCORE_DATE), SCORE_DATE.day))[:, 1]
+    out = pd.DataFrame({"score_date": SCORE_DATE, "customer_id": customers["customer_id"], "propensity": propensity})
+    out["rank"] = out["propensity"].rank(ascending=False, method="first").astype("int64")
+    out.to_sql("naive_scores", engine, if_exists="replace", index=False, chunksize=50_000)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "customers": len(out), "scored": len(out), "peak_rss": peak_rss_bytes(),
+            "peaks": [peak_rss_bytes()], "profile": {}}
+
+
+def run_child(kind: str, *args) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--child", kind, *map(str, args)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- report
+
+def table(rows: list[tuple[str, dict]], baseline: dict | None) -> str:
+    lines = [f"{'run':<44} {'customers':>11} {'seconds':>9} {'customers/s':>12} {'peak RSS':>10} {'ratio':>7}",
+             "-" * 98]
+    for name, r in rows:
+        rate = r["customers"] / r["seconds"]
+        ratio = f"{rate / (baseline['customers'] / baseline['seconds']):.1f}x" if baseline else "-"
+        lines.append(f"{name:<44} {r['customers']:>11,} {r['seconds']:>9.1f} {rate:>12,.0f} "
+                     f"{r['peak_rss'] / 2**20:>7,.0f} MB {ratio:>7}")
+    return "\n".join(lines)
+
+
+def profile_lines(result: dict) -> str:
+    prof = result["profile"]
+    out = [f"  {name:<34} {seconds:8.2f}s" for name, seconds in prof.items() if not name.startswith("cpu:")]
+    cpu = {k: v for k, v in prof.items() if k.startswith("cpu:")}
+    if cpu:
+        out.append("  inside the partitions (seconds summed over worker processes):")
+        out += [f"    {name[4:]:<32} {seconds:8.2f}s" for name, seconds in cpu.items()]
+    out.append("  peak RSS per process (MB): " + ", ".join(f"{p / 2**20:.0f}" for p in result["peaks"]))
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1M customers on PostgreSQL and SQLite (CI smoke mode)")
+    parser.add_argument("--customers", type=int, help="customers to generate (default 1M quick, else 10M)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--csv", type=Path, default=os.environ.get("BANK_CSV"),
+                        help="bank-full.csv to train on (default $BANK_CSV)")
+    parser.add_argument("--partitions", type=int, default=8, help="customer-id ranges (default 8)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="worker processes (default: cores)")
+    parser.add_argument("--naive-max", type=int, default=2_000_000,
+                        help="run the naive baseline only up to this many customers (it holds the whole table "
+                             "in memory: about 2 GB per million); above it the baseline runs on the first "
+                             "NAIVE_MAX customers of the same table (default 2M)")
+    parser.add_argument("--sqlite", action="store_true", help="also run on SQLite (always in --quick)")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        kind, *rest = args.child
+        if kind == "ours":
+            result = child_ours(rest[0], rest[1], int(rest[2]), int(rest[3]))
+        else:
+            result = child_naive(rest[0], rest[1])
+        print(json.dumps(result, default=float))
+        return 0
+
+    if not args.csv or not Path(args.csv).is_file():
+        parser.error("bank-full.csv is needed to train the model: pass --csv PATH or set BANK_CSV")
+    n = args.customers or (1_000_000 if args.quick else 10_000_000)
+    sqlite = args.sqlite or args.quick or args.no_postgres
+    server = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    work = Path(tempfile.mkdtemp(prefix="bank_scoring_bench_"))
+    print(f"scoring throughput: {n:,} generated customers (seed {args.seed}), {args.partitions} partitions, "
+          f"{args.workers} workers, {os.cpu_count()} cores; score date {SCORE_DATE}")
+    databases = []
+    if not args.no_postgres:
+        databases.append(("PostgreSQL", True))
+    if sqlite:
+        databases.append(("SQLite", False))
+    train_seconds = None
+    for label, postgres in databases:
+        name = f"bank_scoring_bench_{os.getpid()}"
+        url = create_pg_database(server, name) if postgres else f"sqlite:///{work / 'bench.db'}"
+        model_dir = work / f"models_{label.lower()}"
+        try:
+            log(f"{label}: preparing")
+            seconds = prepare(url, n, args.seed, Path(args.csv), model_dir, postgres)
+            train_seconds = train_seconds or seconds
+            log(f"{label}: our scoring run")
+            ours = run_child("ours", url, model_dir, args.partitions, args.workers)
+            naive_n = min(n, args.naive_max)
+            if naive_n < n:
+                naive_url = _naive_subset(url, postgres, server, naive_n, args.seed, work, name)
+            else:
+                naive_url = url
+            log(f"{label}: naive baseline on {naive_n:,} customers")
+            naive = run_child("naive", naive_url, model_dir)
+        finally:
+            if postgres:
+                drop_pg_database(server, name)
+                drop_pg_database(server, name + "_naive")
+        print(f"\n{label}")
+        print(table([(f"ours: score_customers, {args.partitions} partitions, {args.workers} workers", ours),
+                     ("naive: read_sql whole table, predict, to_sql", naive)], naive))
+        print(f"\nwhere our {ours['seconds']:.1f}s went ({label}):")
+        print(profile_lines(ours))
+    print(f"\ntraining the default model on bank-full: {train_seconds:.1f}s")
+    return 0
+
+
+def _naive_subset(url: str, postgres: bool, server: str, naive_n: int, seed: int, work: Path, name: str) -> str:
+    """A database holding the first naive_n customers of the same generated table."""
+    from sqlalchemy import text
+
+    from bank_scoring.db import init_db, make_db_engine
+
+    target = create_pg_database(server, name + "_naive") if postgres else f"sqlite:///{work / 'naive.db'}"
+    source, dest = make_db_engine(url), make_db_engine(target)
+    init_db(dest)
+    with source.connect() as conn:
+        versions = conn.execute(text("select * from model_versions")).mappings().all()
+    with dest.begin() as conn:
+        for row in versions:
+            conn.execute(text(f"insert into model_versions ({', '.join(row.keys())}) "
+                              f"values ({', '.join(':' + k for k in row.keys())})"), dict(row))
+    (load_customers_pg if postgres else load_customers_sqlite)(dest, naive_n, seed)
+    return target
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -42,9 +42,10 @@ ESTIMATORS = ("hist_gradient_boosting", "random_forest", "logistic_regression")
 DEFAULT_ESTIMATOR = "hist_gradient_boosting"
 PROMOTE_MODES = ("if_better", "always", "never")
 HOLDOUT_FRACTION = 0.2
-# A challenger must beat the champion's ROC AUC on the same held-out calls by this much:
-# smaller gaps are within the noise of a 9,000-call holdout (about +-0.01 at 95%).
-PROMOTION_MARGIN = 0.005
+# The gate (see gate()): paired bootstrap resamples of the holdout, and the calibration
+# error a champion may have at most (issue 4's target for real probabilities).
+BOOTSTRAP_RESAMPLES = 1000
+CALIBRATION_LIMIT = 0.02
 
 
 @dataclass
@@ -224,12 +225,17 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     metrics = classification_metrics(y_test, pipeline.predict_proba(X_test)[:, 1])
     metrics["fit_seconds"] = round(fit_seconds, 3)
 
+    challenger_scores = pipeline.predict_proba(X_test)[:, 1]
     current = registry.champion(engine)
-    champion_metrics = None
+    champion_metrics = champion_scores = None
     if current is not None:
         champion_model = registry.load_model(current)
-        champion_metrics = classification_metrics(y_test, champion_model.predict_proba(X_test)[:, 1])
-    decision, new_status = _decide(promote, metrics, champion_metrics, current)
+        champion_scores = champion_model.predict_proba(_columns_for(champion_model, X_test))[:, 1]
+        champion_metrics = classification_metrics(y_test, champion_scores)
+    decision, new_status, bootstrap = _decide(promote, metrics, champion_metrics, current, y_test,
+                                              challenger_scores, champion_scores)
+    if bootstrap is not None:
+        metrics["gate_bootstrap"] = {k: round(v, 5) for k, v in bootstrap.items()}
 
     with engine.begin() as conn:
         version = registry.allocate_version(conn)
@@ -267,15 +273,48 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
                        time.perf_counter() - started, len(rows), champion_metrics)
 
 
-def _decide(promote: str, metrics: dict, champion_metrics: dict | None, current) -> tuple[str, str]:
+def _columns_for(model, X: pd.DataFrame) -> pd.DataFrame:
+    """A champion fitted on an older feature list gets the columns it knows."""
+    wanted = getattr(model, "feature_names_in_", None)
+    return X if wanted is None else X[[c for c in wanted]]
+
+
+def gate(y_holdout, challenger, champion) -> tuple[bool, str, dict]:
+    """Promote only when the challenger is better beyond the noise, and not worse calibrated.
+
+    Better: the lower bound of the 95% paired-bootstrap interval of (challenger - champion)
+    ROC AUC is above zero, i.e. on resampled held-out calls the challenger ranks better
+    in at least 97.5% of draws. A fixed margin would be too strict on a large holdout and
+    too lax on a small one; the interval scales with the holdout. Not worse calibrated:
+    the interval of the calibration-error difference must reach zero or below (it is not
+    demonstrably worse), and the challenger's own ECE must stay within CALIBRATION_LIMIT.
+    """
+    from bank_scoring.evaluate import expected_calibration_error, paired_bootstrap
+
+    boot = paired_bootstrap(y_holdout, challenger, champion, resamples=BOOTSTRAP_RESAMPLES)
+    auc = (f"ROC AUC {boot['roc_auc_diff']:+.4f} (95% CI {boot['roc_auc_low']:+.4f} to "
+           f"{boot['roc_auc_high']:+.4f})")
+    ece_new = expected_calibration_error(y_holdout, challenger)
+    ece = (f"calibration error {boot['expected_calibration_error_diff']:+.4f} (95% CI "
+           f"{boot['expected_calibration_error_low']:+.4f} to {boot['expected_calibration_error_high']:+.4f})")
+    if boot["roc_auc_low"] <= 0:
+        return False, f"not better beyond the noise: {auc}", boot
+    if boot["expected_calibration_error_low"] > 0 or ece_new > CALIBRATION_LIMIT:
+        return False, f"better ranked ({auc}) but worse calibrated: {ece}, ECE {ece_new:.4f}", boot
+    return True, f"better: {auc}; {ece}", boot
+
+
+def _decide(promote: str, metrics: dict, champion_metrics: dict | None, current,
+            y_holdout=None, challenger=None, champion_scores=None) -> tuple[str, str, dict | None]:
     if current is None:
-        return "first model: no champion yet", "champion"
+        return "first model: no champion yet", "champion", None
     new, old = metrics["roc_auc"], champion_metrics["roc_auc"]
     compared = f"ROC AUC {new:.4f} vs champion v{current.model_version} {old:.4f} on the same held-out calls"
+    better, why, boot = gate(y_holdout, challenger, champion_scores)
     if promote == "always":
-        return f"promoted on request; {compared}", "champion"
+        return f"promoted on request; {compared}; gate said: {why}", "champion", boot
     if promote == "never":
-        return f"kept as candidate on request; {compared}", "candidate"
-    if new >= old + PROMOTION_MARGIN:
-        return f"better: {compared} (margin {PROMOTION_MARGIN})", "champion"
-    return f"not better by {PROMOTION_MARGIN}: {compared}", "rejected"
+        return f"kept as candidate on request; {compared}; gate said: {why}", "candidate", boot
+    if better:
+        return f"promoted: {compared}; {why}", "champion", boot
+    return f"rejected: {compared}; {why}", "rejected", boot

@@ -97,8 +97,11 @@ def prepare(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: b
     log(f"trained v{result.model_version} ({result.algorithm}, holdout ROC AUC {result.metrics['roc_auc']:.4f}) "
         f"in {train_seconds:.1f}s")
     with engine.begin() as conn:  # bank-full's own customers make way for the generated ones
-        conn.exec_driver_sql("delete from campaign_contacts")
-        conn.exec_driver_sql("delete from customers")
+        if postgres:
+            conn.exec_driver_sql("truncate campaign_contacts, customers")
+        else:
+            conn.exec_driver_sql("delete from campaign_contacts")
+            conn.exec_driver_sql("delete from customers")
     started = time.perf_counter()
     (load_customers_pg if postgres else load_customers_sqlite)(engine, n, seed)
     log(f"generated and loaded {n:,} customers in {time.perf_counter() - started:.1f}s")

@@ -29,3 +29,7 @@ create table if not exists campaign_contacts (
 );
 
 create index if not exists campaign_contacts_contact_date on campaign_contacts (contact_date);
+
+-- Foreign keys to customers need an index on the referencing side, or every change to a
+-- customer's key scans this table.
+create index if not exists campaign_contacts_customer on campaign_contacts (customer_id);

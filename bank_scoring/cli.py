@@ -195,7 +195,7 @@ def cmd_score(args) -> int:
     settings = load_settings()
     run = score_customers(_engine(args), args.date, partitions=args.partitions or settings.partitions,
                           chunk_rows=args.chunk_rows or settings.chunk_rows, model_version=args.model_version,
-                          workers=args.workers or 1,
+                          workers=args.workers or 1, reason_rows=settings.reason_rows,
                           progress=lambda i, n, c: print(f"  partition {i}/{n}: {c['scored']:,} scored, "
                                                          f"{c['rejected']:,} rejected", file=sys.stderr))
     _print_run(run)

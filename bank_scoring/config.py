@@ -16,6 +16,7 @@ VAR_DIR_ENV = "BANK_SCORING_VAR_DIR"
 BANK_CSV_ENV = "BANK_CSV"
 PARTITIONS_ENV = "BANK_SCORING_PARTITIONS"
 CHUNK_ROWS_ENV = "BANK_SCORING_CHUNK_ROWS"
+REASON_ROWS_ENV = "BANK_SCORING_REASON_ROWS"
 RETRAIN_SCHEDULE_ENV = "BANK_SCORING_RETRAIN_SCHEDULE"
 NIGHTLY_SCHEDULE_ENV = "BANK_SCORING_NIGHTLY_SCHEDULE"
 RETRY_DELAY_ENV = "BANK_SCORING_RETRY_DELAY_SECONDS"
@@ -23,6 +24,7 @@ AIRFLOW_CONN_ID = "bank_scoring_db"
 
 DEFAULT_CHUNK_ROWS = 50_000
 DEFAULT_PARTITIONS = 2
+DEFAULT_REASON_ROWS = 5_000  # top customers of each run that get reason codes
 DEFAULT_RETRAIN_SCHEDULE = "0 4 * * 0"  # Sundays 04:00 UTC, after the night's scoring
 DEFAULT_NIGHTLY_SCHEDULE = "0 2 * * *"
 
@@ -37,6 +39,7 @@ class Settings:
     bank_csv: Path | None
     partitions: int
     chunk_rows: int
+    reason_rows: int
     retrain_schedule: str
     nightly_schedule: str
     retry_delay_seconds: int
@@ -69,6 +72,7 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
         bank_csv=Path(bank_csv) if bank_csv else None,
         partitions=_positive_int(PARTITIONS_ENV, env.get(PARTITIONS_ENV), DEFAULT_PARTITIONS),
         chunk_rows=_positive_int(CHUNK_ROWS_ENV, env.get(CHUNK_ROWS_ENV), DEFAULT_CHUNK_ROWS),
+        reason_rows=_positive_int(REASON_ROWS_ENV, env.get(REASON_ROWS_ENV), DEFAULT_REASON_ROWS),
         retrain_schedule=env.get(RETRAIN_SCHEDULE_ENV) or DEFAULT_RETRAIN_SCHEDULE,
         nightly_schedule=env.get(NIGHTLY_SCHEDULE_ENV) or DEFAULT_NIGHTLY_SCHEDULE,
         retry_delay_seconds=_positive_int(RETRY_DELAY_ENV, env.get(RETRY_DELAY_ENV), 120),

@@ -29,6 +29,7 @@ SCHEMA_FILES = (
     "customer_scores_staging.sql",
     "customer_scores.sql",
     "scoring_rejects.sql",
+    "score_reasons.sql",
     "call_outcomes.sql",
     "published_leads.sql",
     "agent_worklist.sql",

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, text
 
 from bank_scoring import registry
 from bank_scoring.evaluate import classification_metrics
+from bank_scoring.explain import reference_values
 from bank_scoring.features import (
     BOOLEAN,
     CALL_NUMERIC,
@@ -222,6 +223,9 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     fit_started = time.perf_counter()
     pipeline.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - fit_started
+    # Kept inside the (hashed) artifact: what a typical training customer looks like, for
+    # the reason codes of tonight's top customers.
+    pipeline.reference_values_ = reference_values(X_train)
     metrics = classification_metrics(y_test, pipeline.predict_proba(X_test)[:, 1])
     metrics["fit_seconds"] = round(fit_seconds, 3)
 

@@ -12,7 +12,7 @@ from bank_scoring.score import BANDS
 WORKLIST_COLUMNS = (
     "rank", "customer_id", "propensity", "band", "age", "job", "marital", "education", "balance",
     "has_housing_loan", "has_personal_loan", "contact_channel", "previous_contacts", "previous_outcome",
-    "days_since_previous_contact", "score_date", "model_version",
+    "days_since_previous_contact", "score_date", "model_version", "reason_1", "reason_2", "reason_3",
 )
 BAND_NAMES = tuple(name for name, _ in BANDS)
 
@@ -64,5 +64,8 @@ def format_worklist(frame: pd.DataFrame) -> str:
         "loan": frame["has_personal_loan"].map(_yes_no),
         "channel": frame["contact_channel"],
         "last campaign": frame["previous_outcome"],
+        "why (strongest first)": [
+            "; ".join(r for r in reasons if isinstance(r, str) and r) or "-"
+            for reasons in zip(frame["reason_1"], frame["reason_2"], frame["reason_3"], strict=True)],
     })
     return shown.to_string(index=False)

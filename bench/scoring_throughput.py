@@ -98,7 +98,7 @@ def prepare(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: b
         f"in {train_seconds:.1f}s")
     with engine.begin() as conn:  # bank-full's own customers make way for the generated ones
         if postgres:
-            conn.exec_driver_sql("truncate campaign_contacts, customers")
+            conn.exec_driver_sql("truncate campaign_contacts, call_outcomes, customers")
         else:
             conn.exec_driver_sql("delete from campaign_contacts")
             conn.exec_driver_sql("delete from customers")

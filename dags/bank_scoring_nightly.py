@@ -80,9 +80,10 @@ def bank_scoring_nightly():
         """Publish the complete run for agents in one transaction."""
         from bank_scoring_dag_support import bank_engine
 
+        from bank_scoring.config import load_settings as settings
         from bank_scoring.score import publish_run
 
-        summary = publish_run(bank_engine(), run["run_id"])
+        summary = publish_run(bank_engine(), run["run_id"], reason_rows=settings().reason_rows)
         print(f"published run {summary.run_id} for {summary.score_date}: {summary.customers_scored} scored, "
               f"{summary.customers_rejected} rejected, {summary.seconds:.1f}s")
         return {"run_id": summary.run_id, "score_date": summary.score_date.isoformat(),

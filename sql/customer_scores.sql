@@ -1,11 +1,13 @@
 -- customer_scores: one row per customer per score date, never two.
 -- rank 1 is the best lead of the day; band A is the top decile, B the next two, C the
--- next three, D the rest.
+-- next three, D the rest. run_id and model_version carry no foreign keys on purpose: one
+-- publish writes millions of rows with the same two values, checked once by the code,
+-- and a per-row key check costs about a second per million rows.
 create table if not exists customer_scores (
     score_date date not null,
     customer_id bigint not null,
-    run_id integer not null references scoring_runs (run_id),
-    model_version integer not null references model_versions (model_version),
+    run_id integer not null,
+    model_version integer not null,
     propensity double precision not null check (propensity >= 0 and propensity <= 1),
     rank integer not null,
     band text not null check (band in ('A', 'B', 'C', 'D')),

@@ -25,9 +25,13 @@ with final as (
         c.contact_channel,
         c.previous_contacts,
         c.previous_outcome,
-        c.pdays as days_since_previous_contact
+        c.pdays as days_since_previous_contact,
+        r.reason_1,
+        r.reason_2,
+        r.reason_3
     from customer_scores as s
     inner join customers as c on s.customer_id = c.customer_id
+    left join score_reasons as r on s.run_id = r.run_id and s.customer_id = r.customer_id
     where
         not c.is_do_not_call
         and not exists (

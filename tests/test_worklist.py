@@ -49,3 +49,28 @@ def test_injection_strings_are_refused_and_change_nothing(scored, evil):
         fetch_worklist(scored, band=evil)
     with scored.connect() as conn:
         assert conn.execute(text("select count(*) from customer_scores")).scalar() == 3000
+
+
+def test_top_customers_carry_three_reasons_in_plain_words(loaded_engine, model_dir):
+    from bank_scoring import registry
+    from bank_scoring.explain import FACTORS, describe
+
+    train_model(loaded_engine, model_dir)
+    run = score_customers(loaded_engine, DAY, reason_rows=50)
+    frame = fetch_worklist(loaded_engine, limit=60)
+    top, rest = frame.iloc[:50], frame.iloc[50:]
+    assert top["reason_1"].notna().all()
+    assert rest[["reason_1", "reason_2", "reason_3"]].isna().all().all()  # only the top is explained
+    # each reason is one of the phrases describe() makes for that customer's own values
+    model = registry.load_model(registry.require_champion(loaded_engine))
+    with loaded_engine.connect() as conn:
+        customers = {r.customer_id: r._mapping for r in conn.execute(text("select * from customers"))}
+    for row in top.itertuples():
+        customer = customers[row.customer_id]
+        own = {describe(f, customer[f]) for f in FACTORS}
+        reasons = [r for r in (row.reason_1, row.reason_2, row.reason_3) if isinstance(r, str)]
+        assert reasons and set(reasons) <= own, (reasons, own)
+    # the typical customer the reasons are measured against travels inside the artifact
+    assert set(model.reference_values_) == set(FACTORS) and run.status == "published"
+    printed = format_worklist(frame.head(5))
+    assert "why (strongest first)" in printed and frame["reason_1"].iloc[0] in printed

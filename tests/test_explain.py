@@ -1,0 +1,37 @@
+"""Reason codes: the named factors are the ones that really raised the score."""
+
+import numpy as np
+
+from bank_scoring.explain import FACTORS, describe, reason_codes, reference_values
+from bank_scoring.features import feature_frame
+from bank_scoring.generate import generate_calls
+from bank_scoring.train import build_pipeline
+
+
+def test_the_first_reason_is_the_factor_that_adds_most():
+    calls = generate_calls(4000, seed=5)
+    X = feature_frame(calls, calls["contact_month"], calls["contact_day"])
+    model = build_pipeline().fit(X, calls["is_subscribed"].astype(int))
+    reference = reference_values(X)
+    top = X.iloc[np.argsort(-model.predict_proba(X)[:, 1])[:20]].reset_index(drop=True)
+    reasons = reason_codes(model, top, reference)
+    base = model.predict_proba(top)[:, 1]
+    for i, why in enumerate(reasons):
+        assert 1 <= len(why) <= 3
+        gains = {}
+        for factor in FACTORS:
+            changed = top.iloc[[i]].copy()
+            changed[factor] = reference[factor]
+            gains[describe(factor, top[factor].iloc[i])] = base[i] - model.predict_proba(changed)[0, 1]
+        best = max(gains, key=gains.get)
+        assert why[0] == best
+        assert all(gains[r] > 0 for r in why)
+
+
+def test_phrases_an_agent_can_say():
+    assert describe("previous_outcome", "success") == "previous campaign succeeded"
+    assert describe("has_housing_loan", 0.0) == "no housing loan"
+    assert describe("pdays", -1) == "never contacted before"
+    assert describe("campaign", 1) == "called 1 time this campaign"
+    assert describe("job", "admin.") == "works in administration"
+    assert describe("balance", 1234.0) == "account balance 1,234"

@@ -186,6 +186,8 @@ def _print_run(run) -> None:
     print(f"run {run.run_id} for {run.score_date}: {run.status} with model v{run.model_version}; "
           f"{run.customers_scored or 0:,} customers scored, {run.customers_rejected or 0:,} rejected"
           + (f" in {run.seconds:.1f}s" if run.seconds is not None else "")
+          + (f"; largest drift (PSI) {run.max_psi:.3f}" if run.max_psi is not None else "")
+          + (f"; DRIFT ALERT: {run.drift_alert}" if run.drift_alert else "")
           + (f"; error: {run.error}" if run.error else ""))
 
 

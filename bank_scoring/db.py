@@ -30,6 +30,8 @@ SCHEMA_FILES = (
     "customer_scores.sql",
     "scoring_rejects.sql",
     "score_reasons.sql",
+    "scoring_profiles.sql",
+    "run_drift.sql",
     "call_outcomes.sql",
     "published_leads.sql",
     "agent_worklist.sql",
@@ -109,13 +111,27 @@ def schema_statements(dialect: str) -> list[str]:
     return statements
 
 
+# Columns added to a table after its first release: init-db adds them to an existing
+# database (create table if not exists would not), so upgrading is running init-db again.
+ADDED_COLUMNS = (
+    ("scoring_runs", "max_psi", "double precision"),
+    ("scoring_runs", "drift_alert", "text"),
+)
+
+
 def init_db(engine: Engine) -> list[str]:
     """Create every table, index and view that is missing; harmless to run again.
 
     Returns the names of the schema files applied.
     """
+    from sqlalchemy import inspect
+
     statements = schema_statements(dialect_of(engine))
     with engine.begin() as conn:
+        inspector = inspect(conn)
+        for table, column, kind in ADDED_COLUMNS:
+            if inspector.has_table(table) and column not in {c["name"] for c in inspector.get_columns(table)}:
+                conn.exec_driver_sql(f"alter table {table} add column {column} {kind}")
         for statement in statements:
             conn.exec_driver_sql(statement)
     return list(SCHEMA_FILES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 import math
 import multiprocessing
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from bank_scoring import registry
+from bank_scoring import monitor, registry
 from bank_scoring.config import DEFAULT_REASON_ROWS
 from bank_scoring.db import as_date, next_id
 from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_ATTRIBUTES, feature_frame, month_name
@@ -56,6 +57,8 @@ class RunSummary:
     customers_rejected: int | None
     seconds: float | None
     error: str | None = None
+    max_psi: float | None = None
+    drift_alert: str | None = None
 
 
 def resolve_score_date(requested, run_date) -> dt.date:
@@ -128,8 +131,8 @@ def plan_partitions(engine: Engine, partitions: int) -> list[tuple[int, int]]:
             percent = 100.0 if not estimate or estimate < 400_000 else max(0.5, 100.0 * 200_000 / estimate)
             cuts = conn.execute(text(
                 "select percentile_disc(:q) within group (order by customer_id) from customers "
-                f"tablesample system ({percent:.3f}) repeatable (42)"),
-                {"q": [i / partitions for i in range(1, partitions)]}).scalar()
+                "tablesample system (:pct) repeatable (42)"),
+                {"q": [i / partitions for i in range(1, partitions)], "pct": percent}).scalar()
             cuts = [int(c) for c in (cuts or []) if c is not None]
         else:
             rows = conn.execute(text(
@@ -147,7 +150,7 @@ def plan_partitions(engine: Engine, partitions: int) -> list[tuple[int, int]]:
 
 def _run_row(conn, run_id: int):
     row = conn.execute(text("select run_id, score_date, model_version, status, partitions, customers_total, "
-                            "customers_scored, customers_rejected, seconds, error, started_at "
+                            "customers_scored, customers_rejected, seconds, error, started_at, max_psi, drift_alert "
                             "from scoring_runs where run_id = :r"), {"r": run_id}).first()
     if row is None:
         raise ScoringError(f"scoring run {run_id} does not exist")
@@ -178,6 +181,9 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
                      bounds)
         conn.execute(text("delete from scoring_rejects where run_id = :r and customer_id between :lo and :hi"),
                      bounds)
+        conn.execute(text("delete from scoring_profiles where run_id = :r and low_id between :lo and :hi"), bounds)
+    profile = night_profile(model, score_date)
+    counts: dict[str, list[int]] = {}
     scored = rejected = 0
     seconds = {"read": 0.0, "validate": 0.0, "predict": 0.0, "write": 0.0}
     last = low - 1
@@ -196,8 +202,11 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
         ids = ok["customer_id"].to_numpy(dtype="int64")
         seconds["validate"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        propensity = model.predict_proba(feature_frame(ok, month, score_date.day))[:, 1] if len(ok) else np.empty(0)
+        features = feature_frame(ok, month, score_date.day)
+        propensity = model.predict_proba(features)[:, 1] if len(ok) else np.empty(0)
         seconds["predict"] += time.perf_counter() - clock
+        if profile and len(ok):
+            monitor.add_counts(counts, monitor.count_chunk(profile, features, propensity))
         clock = time.perf_counter()
         with engine.begin() as conn:
             if len(ok):
@@ -212,6 +221,11 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
         scored += len(ok)
         rejected += int((~good).sum())
         log.info("run %s partition %s-%s: %s scored, %s rejected so far", run_id, low, high, scored, rejected)
+    if profile:
+        with engine.begin() as conn:
+            conn.execute(text("insert into scoring_profiles (run_id, low_id, high_id, counts_json) "
+                              "values (:r, :lo, :hi, :c)"), {"r": run_id, "lo": low, "hi": high,
+                                                             "c": json.dumps(counts)})
     return {"scored": scored, "rejected": rejected, **{f"{k}_seconds": round(v, 3) for k, v in seconds.items()}}
 
 
@@ -221,6 +235,23 @@ _CHUNK_SQL = ("select customer_id, {columns} from customers where customer_id > 
 # ('NA' is a value, not a missing one), and only an empty field is NULL.
 _TEXT_COLUMNS = tuple(c for c in CUSTOMER_ATTRIBUTES if c in CATEGORICAL)
 _PG_FLAGS = {"t": True, "f": False}
+
+
+def night_profile(model, score_date: dt.date) -> dict | None:
+    """The model's training profile plus tonight's score reference (None for older models).
+
+    The score reference is the model's training sample scored with tonight's call date;
+    it is the same in every partition of the night, so the partitions' counts add up.
+    """
+    profile = getattr(model, "training_profile_", None)
+    sample = getattr(model, "reference_sample_", None)
+    if profile is None or sample is None:
+        return None
+    cache = model.__dict__.setdefault("_night_profiles", {})
+    if score_date not in cache:
+        tonight = sample.assign(contact_month=month_name(score_date), contact_day=float(score_date.day))
+        cache[score_date] = {**profile, monitor.SCORE: monitor.score_profile(model.predict_proba(tonight)[:, 1])}
+    return cache[score_date]
 
 
 def _read_chunk_pg(conn, last: int, high: int, n: int) -> pd.DataFrame:
@@ -317,6 +348,29 @@ def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, mo
     return len(ids)
 
 
+def _run_drift(engine: Engine, run_id: int, score_date: dt.date, model_version: int):
+    """PSI per feature and score for the run's partitions; logs a warning when one drifted."""
+    with engine.connect() as conn:
+        parts = [json.loads(r[0]) for r in conn.execute(
+            text("select counts_json from scoring_profiles where run_id = :r"), {"r": run_id})]
+    if not parts:
+        log.info("run %s: model v%s has no training profile, drift not measured", run_id, model_version)
+        return {}, None
+    total: dict[str, list[int]] = {}
+    for part in parts:
+        monitor.add_counts(total, part)
+    profile = night_profile(registry.load_model(registry.get_version(engine, model_version)), score_date)
+    values = monitor.drift(profile, total)
+    alert = monitor.alert(values)
+    if alert:
+        log.warning("run %s for %s: %s (population stability index against model v%s's training data)",
+                    run_id, score_date, alert, model_version)
+    else:
+        top = ", ".join(f"{k} {v:.3f}" for k, v in list(values.items())[:3])
+        log.info("run %s: no drift above %s (largest: %s)", run_id, monitor.DRIFT_THRESHOLD, top)
+    return values, alert
+
+
 def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
                 reason_rows: int = DEFAULT_REASON_ROWS) -> RunSummary:
     """Make a complete run the one agents see, in one transaction.
@@ -351,6 +405,7 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
     if profile is not None:
         profile["publish: check counts"] = time.perf_counter() - clock
     explain_run(engine, run_id, reason_rows)
+    drift, alert = _run_drift(engine, run_id, as_date(run.score_date), run.model_version)
     if profile is not None:
         profile["publish: reason codes"] = time.perf_counter() - clock - profile["publish: check counts"]
     clock = time.perf_counter()
@@ -373,9 +428,15 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
                           "and status = 'published' and run_id <> :r"), {"d": score_date, "r": run_id})
         now = _utcnow()
         conn.execute(text("update scoring_runs set status = 'published', published_at = :now, seconds = :secs, "
-                          "customers_total = :t, customers_scored = :s, customers_rejected = :j where run_id = :r"),
+                          "customers_total = :t, customers_scored = :s, customers_rejected = :j, max_psi = :psi, "
+                          "drift_alert = :alert where run_id = :r"),
                      {"t": scored + rejected, "s": scored, "j": rejected, "r": run_id, "now": now,
-                      "secs": (now - _as_datetime(run.started_at)).total_seconds()})
+                      "secs": (now - _as_datetime(run.started_at)).total_seconds(),
+                      "psi": max(drift.values()) if drift else None, "alert": alert})
+        conn.execute(text("delete from run_drift where run_id = :r"), {"r": run_id})
+        if drift:
+            conn.execute(text("insert into run_drift (run_id, feature, psi) values (:r, :f, :p)"),
+                         [{"r": run_id, "f": name, "p": value} for name, value in drift.items()])
         _discard_staging(conn, run_id)
     log.info("run %s published for %s: %s scored, %s rejected", run_id, score_date, scored, rejected)
     return get_run(engine, run_id)
@@ -412,7 +473,8 @@ def get_run(engine: Engine, run_id: int) -> RunSummary:
     with engine.connect() as conn:
         row = _run_row(conn, run_id)
     return RunSummary(row.run_id, as_date(row.score_date), row.model_version, row.status, row.partitions,
-                      row.customers_total, row.customers_scored, row.customers_rejected, row.seconds, row.error)
+                      row.customers_total, row.customers_scored, row.customers_rejected, row.seconds, row.error,
+                      row.max_psi, row.drift_alert)
 
 
 def list_runs(engine: Engine, limit: int = 20) -> list[RunSummary]:

@@ -86,8 +86,11 @@ def bank_scoring_nightly():
         summary = publish_run(bank_engine(), run["run_id"], reason_rows=settings().reason_rows)
         print(f"published run {summary.run_id} for {summary.score_date}: {summary.customers_scored} scored, "
               f"{summary.customers_rejected} rejected, {summary.seconds:.1f}s")
+        if summary.drift_alert:  # in the task log, and in the run's row for dashboards
+            print(f"WARNING: {summary.drift_alert}; see run_drift for run {summary.run_id}")
         return {"run_id": summary.run_id, "score_date": summary.score_date.isoformat(),
-                "customers_scored": summary.customers_scored, "customers_rejected": summary.customers_rejected}
+                "customers_scored": summary.customers_scored, "customers_rejected": summary.customers_rejected,
+                "max_psi": summary.max_psi, "drift_alert": summary.drift_alert}
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run(run: dict | None) -> None:

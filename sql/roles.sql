@@ -28,7 +28,8 @@ grant usage on schema public to bank_scoring_pipeline, bank_scoring_agent, bank_
 grant select, insert on customers, campaign_contacts, load_batches to bank_scoring_pipeline;
 grant select, insert, update on model_versions, scoring_runs to bank_scoring_pipeline;
 grant select, insert on model_events to bank_scoring_pipeline;
-grant select, insert, delete on customer_scores_staging, customer_scores, scoring_rejects to bank_scoring_pipeline;
+grant select, insert, delete on customer_scores_staging, customer_scores, scoring_rejects, score_reasons,
+    scoring_profiles, run_drift to bank_scoring_pipeline;
 grant select on call_outcomes, published_leads, agent_worklist to bank_scoring_pipeline;
 grant usage on all sequences in schema public to bank_scoring_pipeline;
 

@@ -12,7 +12,9 @@ create table if not exists scoring_runs (
     started_at timestamp not null default current_timestamp,
     published_at timestamp,
     seconds double precision,
-    error text
+    error text,
+    max_psi double precision,
+    drift_alert text
 );
 
 create index if not exists scoring_runs_score_date on scoring_runs (score_date, status);

@@ -182,6 +182,21 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from bank_scoring import registry
+    from bank_scoring.report import evaluation_path, write_report
+
+    engine = _engine(args)
+    version = args.version or registry.require_champion(engine).model_version
+    found = registry.get_version(engine, version)
+    if not evaluation_path(found.artifact_path).is_file():
+        print(f"bank-scoring report: model v{version} was trained before reports existed (no "
+              f"{evaluation_path(found.artifact_path).name}); retrain to get one", file=sys.stderr)
+        return 2
+    print(write_report(engine, version))
+    return 0
+
+
 def _print_run(run) -> None:
     print(f"run {run.run_id} for {run.score_date}: {run.status} with model v{run.model_version}; "
           f"{run.customers_scored or 0:,} customers scored, {run.customers_rejected or 0:,} rejected"
@@ -285,7 +300,7 @@ def _metrics_json(engine, version: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bank_scoring.train import DEFAULT_ESTIMATOR, ESTIMATORS, PROMOTE_MODES
+    from bank_scoring.train import ESTIMATORS, PROMOTE_MODES
     from bank_scoring.worklist import BAND_NAMES
 
     settings = load_settings()
@@ -339,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train on past calls (duration is never a feature), measure it on a stratified "
                                    "20%% holdout, register the artifact and promote it when it beats the champion "
                                    "on the same held-out calls.")
-    p.add_argument("--estimator", choices=ESTIMATORS, default=DEFAULT_ESTIMATOR)
+    p.add_argument("--estimator", choices=ESTIMATORS, default="auto",
+                   help="'auto' (default) cross-validates every candidate on the training calls and keeps the "
+                        "best; or name one")
     p.add_argument("--window-start", type=_date, help="first call date to train on (YYYY-MM-DD)")
     p.add_argument("--window-end", type=_date, help="last call date to train on (YYYY-MM-DD)")
     p.add_argument("--seed", type=int, default=42)
@@ -373,6 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive,
                    help="processes scoring partitions at once (default 1; use the number of cores)")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("report", help="write a model version's HTML report and print where it is",
+                       description="Write (or refresh) the HTML report of a model version, with its charts: gains "
+                                   "and lift by decile, calibration, score distribution, ROC, feature importance, "
+                                   "the comparison with the champion and the drift of recent nightly runs. "
+                                   "Prints the path of index.html.")
+    p.add_argument("version", nargs="?", type=_positive, help="model version (default: the champion)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("runs", help="recent scoring runs with their counts", description="List scoring runs.")
     p.add_argument("--limit", type=_positive, default=20)

@@ -116,6 +116,7 @@ def schema_statements(dialect: str) -> list[str]:
 ADDED_COLUMNS = (
     ("scoring_runs", "max_psi", "double precision"),
     ("scoring_runs", "drift_alert", "text"),
+    ("model_versions", "report_path", "text"),
 )
 
 

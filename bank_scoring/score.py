@@ -582,5 +582,16 @@ def _worker_score(low: int, high: int, chunk_rows: int) -> tuple[dict[str, int],
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident memory so far (Linux reports kilobytes)."""
+    """This process's peak resident memory so far.
+
+    Linux's VmHWM belongs to the running program; getrusage's ru_maxrss survives exec and
+    so reports the parent's peak in a freshly started child, which would mislead.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

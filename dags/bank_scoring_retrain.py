@@ -21,7 +21,7 @@ from bank_scoring.config import load_settings
 
 # Updated whenever a retrain promotes a new champion; a DAG can be scheduled on it.
 CHAMPION_MODEL = Asset("bank_scoring://model_versions/champion", extra={"table": "model_versions"})
-ESTIMATORS = ["hist_gradient_boosting", "random_forest", "logistic_regression"]
+ESTIMATORS = ["auto", "hist_gradient_boosting", "random_forest", "logistic_regression"]
 PROMOTE_MODES = ["if_better", "always", "never"]
 
 
@@ -35,8 +35,9 @@ PROMOTE_MODES = ["if_better", "always", "never"]
     tags=["bank-scoring", "model"],
     doc_md=__doc__,
     params={
-        "estimator": Param("hist_gradient_boosting", enum=ESTIMATORS, title="Estimator",
-                           description="hist_gradient_boosting is the default; random_forest is the tutorial's."),
+        "estimator": Param("auto", enum=ESTIMATORS, title="Estimator",
+                           description="auto (default) cross-validates every candidate and keeps the best; "
+                                       "random_forest is the tutorial's model."),
         "window_start": Param(None, type=["null", "string"], format="date", title="Training window start",
                               description="First call date to train on (YYYY-MM-DD); empty for all calls."),
         "window_end": Param(None, type=["null", "string"], format="date", title="Training window end",

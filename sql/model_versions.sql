@@ -22,7 +22,8 @@ create table if not exists model_versions (
     artifact_sha256 text not null,
     status text not null check (status in ('candidate', 'champion', 'retired', 'rejected')),
     created_at timestamp not null default current_timestamp,
-    promoted_at timestamp
+    promoted_at timestamp,
+    report_path text
 );
 
 create unique index if not exists model_versions_one_champion

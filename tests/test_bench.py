@@ -1,8 +1,11 @@
 """Benchmarks still run (smoke test on the small UCI sample; figures are not asserted)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,3 +17,23 @@ def test_model_quality_bench_runs(bank_sample_csv):
     assert "tutorial: RF, 8 client columns" in done.stdout
     assert "ours: hist_gradient_boosting (default)" in done.stdout
     assert "time-ordered backtest" in done.stdout
+
+
+@pytest.mark.slow
+def test_scoring_throughput_quick_mode_runs(bank_full_csv, pg_admin_url):
+    """The CI smoke run of bench/scoring_throughput.py: 1M customers, PostgreSQL and SQLite.
+
+    Figures are printed, not asserted; what is asserted is that both contestants scored
+    every generated customer and the table and profile were printed.
+    """
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "scoring_throughput.py"), "--quick",
+                           "--csv", str(bank_full_csv)], capture_output=True, text=True, timeout=2400,
+                          env={**os.environ, "BENCH_PG_URL": pg_admin_url})
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    for database in ("PostgreSQL", "SQLite"):
+        assert f"\n{database}\n" in out
+    assert out.count("ours: score_customers, 8 partitions, 2 workers    1,000,000") == 2
+    assert out.count("naive: read_sql whole table, predict, to_sql     1,000,000") == 2
+    assert "publish: rank and insert" in out and "predict" in out
+    assert "training the default model on bank-full:" in out

@@ -1,0 +1,314 @@
+"""A model report a marketing manager can read: one HTML page with PNG charts per version.
+
+Written next to the artifact when a model is trained (``model-v0001.report/index.html``),
+linked from ``model_versions.report_path``, and rewritten by ``bank-scoring report VERSION``
+so that its drift section shows the latest nightly runs.
+
+The figures come from the evaluation the training run saved beside the artifact
+(``model-v0001.evaluation.npz``: held-out outcomes, this model's and the champion's scores
+on the same calls, permutation importance), so a report never retrains anything.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, text
+
+from bank_scoring import registry
+from bank_scoring.evaluate import classification_metrics
+
+CHARTS = ("gains.png", "lift.png", "calibration.png", "scores.png", "roc.png", "importance.png", "drift.png")
+_BLUE, _GREY, _RED = "#1f5fa8", "#9a9a9a", "#c0392b"
+
+
+def evaluation_path(artifact_path: str | Path) -> Path:
+    return Path(artifact_path).with_suffix(".evaluation.npz")
+
+
+def report_dir(artifact_path: str | Path) -> Path:
+    return Path(artifact_path).with_suffix(".report")
+
+
+def save_evaluation(artifact_path: Path, y: np.ndarray, scores: np.ndarray, champion_scores: np.ndarray | None,
+                    champion_version: int | None, importance: dict[str, tuple[float, float]]) -> Path:
+    path = evaluation_path(artifact_path)
+    names = list(importance)
+    np.savez_compressed(
+        path, y=np.asarray(y, dtype=np.int8), scores=np.asarray(scores, dtype=float),
+        champion_scores=np.asarray(champion_scores if champion_scores is not None else [], dtype=float),
+        champion_version=np.asarray(champion_version or 0), importance_names=np.asarray(names),
+        importance_mean=np.asarray([importance[n][0] for n in names]),
+        importance_std=np.asarray([importance[n][1] for n in names]))
+    return path
+
+
+def _deciles(y: np.ndarray, p: np.ndarray) -> list[dict]:
+    order = np.argsort(-p, kind="stable")
+    groups = np.array_split(order, 10)
+    base = y.mean()
+    total_pos = y.sum()
+    out, cum_pos, cum_n = [], 0, 0
+    for i, g in enumerate(groups, start=1):
+        cum_pos += y[g].sum()
+        cum_n += len(g)
+        out.append({"decile": i, "customers": len(g), "subscribed": int(y[g].sum()), "rate": y[g].mean(),
+                    "lift": y[g].mean() / base, "gain": cum_pos / total_pos, "cum_share": cum_n / len(y),
+                    "mean_score": p[g].mean()})
+    return out
+
+
+def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
+    """(Re)write the report of a model version; returns the path of its index.html."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    mv = registry.get_version(engine, version)
+    data = np.load(evaluation_path(mv.artifact_path))
+    y, p = data["y"].astype(int), data["scores"]
+    champ_p = data["champion_scores"] if data["champion_scores"].size else None
+    champ_v = int(data["champion_version"]) or None
+    out = report_dir(mv.artifact_path)
+    out.mkdir(parents=True, exist_ok=True)
+    with engine.connect() as conn:
+        row = conn.execute(text("select metrics_json, params_json, training_rows, training_positives, holdout_rows, "
+                                "window_start, window_end, code_version, library_versions_json, "
+                                "training_fingerprint, created_at, status from model_versions "
+                                "where model_version = :v"), {"v": version}).one()
+        events = conn.execute(text("select created_at, event, actor, reason from model_events "
+                                   "where model_version = :v order by model_event_id"), {"v": version}).all()
+        drift_rows = conn.execute(text(
+            "select r.run_id, r.score_date, d.feature, d.psi from run_drift d join scoring_runs r "
+            "on r.run_id = d.run_id where r.model_version = :v and r.status in ('published', 'superseded') "
+            "order by r.run_id"), {"v": version}).all()
+    metrics = json.loads(row.metrics_json)
+    deciles = _deciles(y, p)
+    label = f"v{version}"
+    champ_label = f"champion v{champ_v}" if champ_v else None
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+
+    # 1. cumulative gains
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([0] + [d["cum_share"] * 100 for d in deciles], [0] + [d["gain"] * 100 for d in deciles], "o-",
+            color=_BLUE, label=f"model {label}")
+    if champ_p is not None:
+        cd = _deciles(y, champ_p)
+        ax.plot([0] + [d["cum_share"] * 100 for d in cd], [0] + [d["gain"] * 100 for d in cd], "s--",
+                color=_GREY, label=champ_label)
+    ax.plot([0, 100], [0, 100], ":", color="black", label="calling at random")
+    ax.set_xlabel("% of customers called, best leads first")
+    ax.set_ylabel("% of all subscriptions reached")
+    ax.set_title("Cumulative gains")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    save(fig, "gains.png")
+    # 2. lift by decile
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar([d["decile"] for d in deciles], [d["lift"] for d in deciles], color=_BLUE)
+    ax.axhline(1, color="black", linestyle=":", label="calling at random")
+    ax.set_xticks(range(1, 11))
+    ax.set_xlabel("decile of customers (1 = best tenth)")
+    ax.set_ylabel("times the average subscription rate")
+    ax.set_title("Lift by decile")
+    ax.legend()
+    save(fig, "lift.png")
+    # 3. calibration
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bins = np.linspace(0, 1, 11)
+    which = np.clip(np.digitize(p, bins[1:-1]), 0, 9)
+    xs, ys, ns = [], [], []
+    for b in range(10):
+        mask = which == b
+        if mask.sum() >= 20:
+            xs.append(p[mask].mean() * 100)
+            ys.append(y[mask].mean() * 100)
+            ns.append(int(mask.sum()))
+    ax.plot([0, 100], [0, 100], ":", color="black", label="perfect")
+    ax.plot(xs, ys, "o-", color=_BLUE, label=f"model {label}")
+    for x_, y_, n_ in zip(xs, ys, ns, strict=True):
+        ax.annotate(f"{n_:,}", (x_, y_), textcoords="offset points", xytext=(4, -10), fontsize=7, color=_GREY)
+    ax.set_xlabel("predicted chance of subscribing (%)")
+    ax.set_ylabel("share that actually subscribed (%)")
+    ax.set_title("Calibration: do the percentages come true?")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    save(fig, "calibration.png")
+    # 4. score distribution
+    fig, ax = plt.subplots(figsize=(6, 4))
+    edges = np.linspace(0, max(0.05, float(p.max())), 40)
+    ax.hist(p[y == 0] * 100, bins=edges * 100, alpha=0.6, color=_GREY, label="did not subscribe")
+    ax.hist(p[y == 1] * 100, bins=edges * 100, alpha=0.7, color=_BLUE, label="subscribed")
+    ax.set_yscale("log")
+    ax.set_xlabel("predicted chance of subscribing (%)")
+    ax.set_ylabel("held-out calls (log scale)")
+    ax.set_title("Score distribution")
+    ax.legend()
+    save(fig, "scores.png")
+    # 5. ROC
+    fig, ax = plt.subplots(figsize=(6, 4))
+    fpr, tpr, _ = roc_curve(y, p)
+    ax.plot(fpr, tpr, color=_BLUE, label=f"model {label} (AUC {metrics['roc_auc']:.3f})")
+    if champ_p is not None:
+        cf, ct, _ = roc_curve(y, champ_p)
+        champ_auc = classification_metrics(y, champ_p)["roc_auc"]
+        ax.plot(cf, ct, "--", color=_GREY, label=f"{champ_label} (AUC {champ_auc:.3f})")
+    ax.plot([0, 1], [0, 1], ":", color="black")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC curve")
+    ax.legend(loc="lower right")
+    save(fig, "roc.png")
+    # 6. permutation importance
+    names = [str(n) for n in data["importance_names"]]
+    means, stds = data["importance_mean"], data["importance_std"]
+    order = np.argsort(means)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.barh([names[i] for i in order], [means[i] for i in order], xerr=[stds[i] for i in order], color=_BLUE)
+    ax.set_xlabel("drop in ROC AUC when the column is shuffled")
+    ax.set_title("What the model relies on (permutation importance)")
+    save(fig, "importance.png")
+    # 7. drift trend over recent runs
+    fig, ax = plt.subplots(figsize=(7, 4))
+    runs = sorted({r.run_id for r in drift_rows})[-recent_runs:]
+    if runs:
+        dates = {r.run_id: str(r.score_date)[:10] for r in drift_rows}
+        by_feature: dict[str, dict[int, float]] = {}
+        for r in drift_rows:
+            if r.run_id in runs:
+                by_feature.setdefault(r.feature, {})[r.run_id] = r.psi
+        worst = sorted(by_feature, key=lambda f: -max(by_feature[f].values()))[:6]
+        for feature in worst:
+            ax.plot(range(len(runs)), [by_feature[feature].get(r, np.nan) for r in runs], "o-", label=feature)
+        ax.set_xticks(range(len(runs)), [dates[r] for r in runs], rotation=45, ha="right", fontsize=7)
+        highest = max(max(v.values()) for v in by_feature.values())
+        ax.set_ylim(0, max(0.3, highest * 1.15))
+        ax.legend(fontsize=7, ncol=3, loc="upper left")
+    else:
+        ax.text(0.5, 0.5, "no nightly runs with this model yet", ha="center", va="center", transform=ax.transAxes)
+    ax.axhline(0.2, color=_RED, linestyle="--")
+    ax.axhline(0.1, color=_GREY, linestyle=":")
+    ax.set_ylabel("population stability index")
+    ax.set_title("Drift of tonight's customers from the training data")
+    save(fig, "drift.png")
+
+    index = out / "index.html"
+    index.write_text(_html(version, mv, row, metrics, deciles, events, champ_v, y, champ_p, drift_rows, runs),
+                     encoding="utf-8")
+    with engine.begin() as conn:
+        conn.execute(text("update model_versions set report_path = :p where model_version = :v"),
+                     {"p": str(index), "v": version})
+    return index
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _html(version, mv, row, metrics, deciles, events, champ_v, y, champ_p, drift_rows, runs) -> str:
+    e = html.escape
+    top = deciles[0]
+    base = y.mean()
+    cm = classification_metrics(y, champ_p) if champ_p is not None else None
+    gate = metrics.get("gate_bootstrap")
+    rows = [("ROC AUC (ranking, 0.5 = random, 1 = perfect)", "roc_auc", "{:.4f}"),
+            ("Precision-recall AUC", "pr_auc", "{:.4f}"),
+            ("Lift in the best 10% (times the average rate)", "lift_top_decile", "{:.2f}"),
+            ("Brier score (lower is better)", "brier_score", "{:.4f}"),
+            ("Calibration error (gap between promised and real %)", "expected_calibration_error", "{:.4f}")]
+    metric_rows = "".join(
+        f"<tr><td>{e(name)}</td><td>{fmt.format(metrics[key])}</td>"
+        + (f"<td>{fmt.format(cm[key])}</td>" if cm else "") + "</tr>" for name, key, fmt in rows)
+    decile_rows = "".join(
+        f"<tr><td>{d['decile']}</td><td>{d['customers']:,}</td><td>{_pct(d['mean_score'])}</td>"
+        f"<td>{_pct(d['rate'])}</td><td>{d['lift']:.2f}</td><td>{_pct(d['gain'])}</td></tr>" for d in deciles)
+    history = "".join(f"<tr><td>{e(str(ev.created_at)[:19])}</td><td>{e(ev.event)}</td><td>{e(ev.actor)}</td>"
+                      f"<td>{e(ev.reason)}</td></tr>" for ev in events)
+    if gate:
+        comparison = (f"<p>Compared with champion v{champ_v} on the same {len(y):,} held-out calls: ROC AUC "
+                      f"{gate['roc_auc_diff']:+.4f} (95% bootstrap interval {gate['roc_auc_low']:+.4f} to "
+                      f"{gate['roc_auc_high']:+.4f}), calibration error {gate['expected_calibration_error_diff']:+.4f} "
+                      f"(interval {gate['expected_calibration_error_low']:+.4f} to "
+                      f"{gate['expected_calibration_error_high']:+.4f}). A model is promoted only when the whole "
+                      "AUC interval is above zero and its calibration is not demonstrably worse.</p>")
+    else:
+        comparison = "<p>There was no champion when this model was trained, so it was compared with nothing.</p>"
+    latest = ""
+    if runs:
+        last = runs[-1]
+        worst = sorted(((r.psi, r.feature) for r in drift_rows if r.run_id == last), reverse=True)[:3]
+        latest = ("<p>Latest run: " + ", ".join(f"{e(f)} {v:.3f}" for v, f in worst)
+                  + (" &mdash; <b>above 0.2: the customers have changed; consider retraining.</b>"
+                     if worst and worst[0][0] > 0.2 else " (all below 0.2: stable).") + "</p>")
+    champion_head = f"<th>champion v{champ_v}</th>" if cm else ""
+    libs = json.loads(row.library_versions_json)
+    window = (f"from {row.window_start or 'the first call'} to {row.window_end or 'the last call'}"
+              if row.window_start or row.window_end else "(all past calls)")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Lead-scoring model v{version}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; color: #222; line-height: 1.45; }}
+h1 {{ color: {_BLUE}; }} h2 {{ border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 1.8em; }}
+table {{ border-collapse: collapse; margin: .6em 0; }} td, th {{ border: 1px solid #ddd; padding: .3em .7em; }}
+th {{ background: #f3f6fa; text-align: left; }} .key {{ font-size: 1.15em; background: #f3f6fa; padding: .8em 1em; }}
+.charts img {{ max-width: 100%; border: 1px solid #eee; margin: .4em 0; }} .small {{ color: #666; font-size: .9em; }}
+</style></head><body>
+<h1>Lead-scoring model v{version} <span class="small">({e(mv.status)}, {e(mv.algorithm)})</span></h1>
+<p class="key">Calling the best-scored tenth of customers first reaches <b>{_pct(top['gain'])}</b> of all the
+subscriptions, <b>{top['lift']:.1f} times</b> as many per call as calling at random
+({_pct(top['rate'])} of them subscribe, against {_pct(base)} on average).
+The percentages the model gives are real probabilities: on average they are off by
+{metrics['expected_calibration_error'] * 100:.1f} percentage points.</p>
+<p class="small">Measured on {len(y):,} past calls the model never saw in training (a fixed 20% of calls, the
+same for every version). Trained on the other {row.training_rows - len(y):,} of {row.training_rows:,} past calls
+{window}, of which {row.training_positives:,} ended in a subscription.</p>
+
+<h2>How much better than calling at random</h2>
+<div class="charts"><img src="gains.png" alt="cumulative gains chart"> <img src="lift.png" alt="lift by decile"></div>
+<table><tr><th>decile</th><th>customers</th><th>average score</th><th>subscribed</th><th>lift</th>
+<th>subscriptions reached so far</th></tr>{decile_rows}</table>
+
+<h2>Can the percentages be trusted?</h2>
+<p>Each point groups customers with similar scores: if the model says 30%, about 30% of them should subscribe.
+Points on the dotted line mean the promised percentages come true.</p>
+<div class="charts"><img src="calibration.png" alt="calibration curve">
+<img src="scores.png" alt="score distribution"></div>
+
+<h2>Figures, and the comparison with the champion</h2>
+<table><tr><th>measure</th><th>this model v{version}</th>{champion_head}</tr>{metric_rows}</table>
+{comparison}
+<div class="charts"><img src="roc.png" alt="ROC curve"></div>
+
+<h2>What the model relies on</h2>
+<p>How much the ranking gets worse when one column is shuffled (the longer the bar, the more the model needs it).
+The call's duration is never used: it is only known after the call.</p>
+<div class="charts"><img src="importance.png" alt="permutation feature importance"></div>
+
+<h2>Is tonight's customer base still like the training data?</h2>
+<p>Population stability index of each customer column and of the score, for the latest nightly runs scored with
+this model: below 0.1 stable, 0.1&ndash;0.2 worth a look, above 0.2 the customers have changed.</p>
+{latest}
+<div class="charts"><img src="drift.png" alt="drift trend over recent runs"></div>
+
+<h2>Decisions about this model</h2>
+<table><tr><th>when (UTC)</th><th>decision</th><th>by</th><th>why</th></tr>{history}</table>
+
+<h2>Reproducibility</h2>
+<table>
+<tr><td>training rows fingerprint (sha256)</td><td><code>{e(row.training_fingerprint)}</code></td></tr>
+<tr><td>artifact</td><td><code>{e(str(mv.artifact_path))}</code> sha256 <code>{e(mv.artifact_sha256)}</code></td></tr>
+<tr><td>code version</td><td><code>{e(row.code_version)}</code></td></tr>
+<tr><td>parameters</td><td><code>{e(row.params_json)}</code></td></tr>
+<tr><td>libraries</td><td>{e(', '.join(f'{k} {v}' for k, v in libs.items()))}</td></tr>
+</table>
+</body></html>
+"""

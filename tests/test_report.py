@@ -1,0 +1,57 @@
+"""The model report: an HTML page with its PNG charts, beside the artifact, linked from the registry."""
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bank_scoring import registry
+from bank_scoring.cli import main
+from bank_scoring.report import CHARTS
+from bank_scoring.score import score_customers
+from bank_scoring.train import train_model
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_version_gets_a_report_holding_its_charts(loaded_engine, model_dir):
+    first = train_model(loaded_engine, model_dir)
+    second = train_model(loaded_engine, model_dir, estimator="logistic_regression", promote="never")
+    for result in (first, second):
+        version = registry.get_version(loaded_engine, result.model_version)
+        with loaded_engine.connect() as conn:
+            linked = conn.execute(text("select report_path from model_versions where model_version = :v"),
+                                  {"v": result.model_version}).scalar()
+        index = Path(linked)
+        assert index.is_file() and index.parent.parent == Path(version.artifact_path).parent
+        page = index.read_text()
+        images = re.findall(r'<img src="([^"]+)"', page)
+        assert sorted(images) == sorted(CHARTS)
+        for image in images:  # every chart the page shows is a real PNG beside it
+            data = (index.parent / image).read_bytes()
+            assert data.startswith(PNG) and len(data) > 5000, image
+        assert "times</b> as many per call as calling at random" in page
+        assert "Can the percentages be trusted?" in page
+    second_page = Path(registry_path(loaded_engine, second.model_version)).read_text()
+    assert f"champion v{first.model_version}" in second_page and "95% bootstrap interval" in second_page
+
+
+def registry_path(engine, version):
+    with engine.connect() as conn:
+        return conn.execute(text("select report_path from model_versions where model_version = :v"),
+                            {"v": version}).scalar()
+
+
+def test_report_command_prints_the_path_and_shows_recent_drift(loaded_engine, model_dir, capsys, monkeypatch):
+    result = train_model(loaded_engine, model_dir)
+    for day in (27, 28):
+        score_customers(loaded_engine, dt.date(2026, 11, day))
+    url = loaded_engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("BANK_SCORING_MODEL_DIR", str(model_dir))
+    assert main(["--db-url", url, "report", str(result.model_version)]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == registry_path(loaded_engine, result.model_version)
+    page = Path(printed).read_text()
+    assert "Latest run:" in page and "stable" in page
+    assert main(["--db-url", url, "report", "99"]) != 0

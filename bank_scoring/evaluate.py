@@ -18,17 +18,23 @@ def lift_at(y_true: np.ndarray, propensity: np.ndarray, fraction: float = 0.1) -
     return float(y_true[order[:top]].mean() / base) if base > 0 else float("nan")
 
 
-def expected_calibration_error(y_true: np.ndarray, propensity: np.ndarray, bins: int = 10) -> float:
-    """Mean gap between predicted and observed rates over equal-width bins, weighted by size."""
+def calibration_bins(y_true: np.ndarray, propensity: np.ndarray, bins: int = 10) -> list[tuple[float, float, int]]:
+    """(mean predicted, observed rate, calls) for each non-empty equal-width bin of the propensity."""
     y_true = np.asarray(y_true, dtype=float)
     propensity = np.asarray(propensity, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(propensity, edges[1:-1]), 0, bins - 1)
-    total = 0.0
+    out = []
     for b in range(bins):
         mask = which == b
         if mask.any():
-            total += mask.sum() * abs(propensity[mask].mean() - y_true[mask].mean())
+            out.append((float(propensity[mask].mean()), float(y_true[mask].mean()), int(mask.sum())))
+    return out
+
+
+def expected_calibration_error(y_true: np.ndarray, propensity: np.ndarray, bins: int = 10) -> float:
+    """Mean gap between predicted and observed rates over equal-width bins, weighted by size."""
+    total = sum(n * abs(predicted - observed) for predicted, observed, n in calibration_bins(y_true, propensity, bins))
     return float(total / len(y_true))
 
 

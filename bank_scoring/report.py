@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import Engine, text
 
 from bank_scoring import registry
-from bank_scoring.evaluate import classification_metrics
+from bank_scoring.evaluate import calibration_bins, classification_metrics
 
 CHARTS = ("gains.png", "lift.png", "calibration.png", "scores.png", "roc.png", "importance.png", "drift.png")
 _BLUE, _GREY, _RED = "#1f5fa8", "#9a9a9a", "#c0392b"
@@ -92,7 +92,14 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
     label = f"v{version}"
     champ_label = f"champion v{champ_v}" if champ_v else None
 
-    def save(fig, name):
+    def save(fig, ax, name, title, xlabel, ylabel, grid=False, legend=True):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if legend:
+            ax.legend()
+        if grid:
+            ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
@@ -106,54 +113,33 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
         ax.plot([0] + [d["cum_share"] * 100 for d in cd], [0] + [d["gain"] * 100 for d in cd], "s--",
                 color=_GREY, label=champ_label)
     ax.plot([0, 100], [0, 100], ":", color="black", label="calling at random")
-    ax.set_xlabel("% of customers called, best leads first")
-    ax.set_ylabel("% of all subscriptions reached")
-    ax.set_title("Cumulative gains")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    save(fig, "gains.png")
+    save(fig, ax, "gains.png", "Cumulative gains", "% of customers called, best leads first",
+         "% of all subscriptions reached", grid=True)
     # 2. lift by decile
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar([d["decile"] for d in deciles], [d["lift"] for d in deciles], color=_BLUE)
     ax.axhline(1, color="black", linestyle=":", label="calling at random")
     ax.set_xticks(range(1, 11))
-    ax.set_xlabel("decile of customers (1 = best tenth)")
-    ax.set_ylabel("times the average subscription rate")
-    ax.set_title("Lift by decile")
-    ax.legend()
-    save(fig, "lift.png")
+    save(fig, ax, "lift.png", "Lift by decile", "decile of customers (1 = best tenth)",
+         "times the average subscription rate")
     # 3. calibration
     fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.linspace(0, 1, 11)
-    which = np.clip(np.digitize(p, bins[1:-1]), 0, 9)
-    xs, ys, ns = [], [], []
-    for b in range(10):
-        mask = which == b
-        if mask.sum() >= 20:
-            xs.append(p[mask].mean() * 100)
-            ys.append(y[mask].mean() * 100)
-            ns.append(int(mask.sum()))
+    shown = [(pred * 100, obs * 100, n) for pred, obs, n in calibration_bins(y, p) if n >= 20]
+    xs, ys, ns = (list(col) for col in zip(*shown, strict=True)) if shown else ([], [], [])
     ax.plot([0, 100], [0, 100], ":", color="black", label="perfect")
     ax.plot(xs, ys, "o-", color=_BLUE, label=f"model {label}")
     for x_, y_, n_ in zip(xs, ys, ns, strict=True):
         ax.annotate(f"{n_:,}", (x_, y_), textcoords="offset points", xytext=(4, -10), fontsize=7, color=_GREY)
-    ax.set_xlabel("predicted chance of subscribing (%)")
-    ax.set_ylabel("share that actually subscribed (%)")
-    ax.set_title("Calibration: do the percentages come true?")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    save(fig, "calibration.png")
+    save(fig, ax, "calibration.png", "Calibration: do the percentages come true?",
+         "predicted chance of subscribing (%)", "share that actually subscribed (%)", grid=True)
     # 4. score distribution
     fig, ax = plt.subplots(figsize=(6, 4))
     edges = np.linspace(0, max(0.05, float(p.max())), 40)
     ax.hist(p[y == 0] * 100, bins=edges * 100, alpha=0.6, color=_GREY, label="did not subscribe")
     ax.hist(p[y == 1] * 100, bins=edges * 100, alpha=0.7, color=_BLUE, label="subscribed")
     ax.set_yscale("log")
-    ax.set_xlabel("predicted chance of subscribing (%)")
-    ax.set_ylabel("held-out calls (log scale)")
-    ax.set_title("Score distribution")
-    ax.legend()
-    save(fig, "scores.png")
+    save(fig, ax, "scores.png", "Score distribution", "predicted chance of subscribing (%)",
+         "held-out calls (log scale)")
     # 5. ROC
     fig, ax = plt.subplots(figsize=(6, 4))
     fpr, tpr, _ = roc_curve(y, p)
@@ -163,20 +149,16 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
         champ_auc = classification_metrics(y, champ_p)["roc_auc"]
         ax.plot(cf, ct, "--", color=_GREY, label=f"{champ_label} (AUC {champ_auc:.3f})")
     ax.plot([0, 1], [0, 1], ":", color="black")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("ROC curve")
     ax.legend(loc="lower right")
-    save(fig, "roc.png")
+    save(fig, ax, "roc.png", "ROC curve", "false positive rate", "true positive rate", legend=False)
     # 6. permutation importance
     names = [str(n) for n in data["importance_names"]]
     means, stds = data["importance_mean"], data["importance_std"]
     order = np.argsort(means)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.barh([names[i] for i in order], [means[i] for i in order], xerr=[stds[i] for i in order], color=_BLUE)
-    ax.set_xlabel("drop in ROC AUC when the column is shuffled")
-    ax.set_title("What the model relies on (permutation importance)")
-    save(fig, "importance.png")
+    save(fig, ax, "importance.png", "What the model relies on (permutation importance)",
+         "drop in ROC AUC when the column is shuffled", "", legend=False)
     # 7. drift trend over recent runs
     fig, ax = plt.subplots(figsize=(7, 4))
     runs = sorted({r.run_id for r in drift_rows})[-recent_runs:]
@@ -197,9 +179,8 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
         ax.text(0.5, 0.5, "no nightly runs with this model yet", ha="center", va="center", transform=ax.transAxes)
     ax.axhline(0.2, color=_RED, linestyle="--")
     ax.axhline(0.1, color=_GREY, linestyle=":")
-    ax.set_ylabel("population stability index")
-    ax.set_title("Drift of tonight's customers from the training data")
-    save(fig, "drift.png")
+    save(fig, ax, "drift.png", "Drift of tonight's customers from the training data", "",
+         "population stability index", legend=False)
 
     index = out / "index.html"
     index.write_text(_html(version, mv, row, metrics, deciles, events, champ_v, y, champ_p, drift_rows, runs),

@@ -348,7 +348,7 @@ def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, mo
     return len(ids)
 
 
-def _run_drift(engine: Engine, run_id: int, score_date: dt.date, model_version: int):
+def _run_drift(engine: Engine, run_id: int, score_date: dt.date, model_version: int, model):
     """PSI per feature and score for the run's partitions; logs a warning when one drifted."""
     with engine.connect() as conn:
         parts = [json.loads(r[0]) for r in conn.execute(
@@ -359,7 +359,7 @@ def _run_drift(engine: Engine, run_id: int, score_date: dt.date, model_version: 
     total: dict[str, list[int]] = {}
     for part in parts:
         monitor.add_counts(total, part)
-    profile = night_profile(registry.load_model(registry.get_version(engine, model_version)), score_date)
+    profile = night_profile(model, score_date)
     values = monitor.drift(profile, total)
     alert = monitor.alert(values)
     if alert:
@@ -404,8 +404,9 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
         raise ScoringError(f"run {run_id}: {error}; nothing was published")
     if profile is not None:
         profile["publish: check counts"] = time.perf_counter() - clock
-    explain_run(engine, run_id, reason_rows)
-    drift, alert = _run_drift(engine, run_id, as_date(run.score_date), run.model_version)
+    model = registry.load_model(registry.get_version(engine, run.model_version))  # once, for both steps
+    explain_run(engine, run_id, reason_rows, model=model)
+    drift, alert = _run_drift(engine, run_id, as_date(run.score_date), run.model_version, model)
     if profile is not None:
         profile["publish: reason codes"] = time.perf_counter() - clock - profile["publish: check counts"]
     clock = time.perf_counter()

@@ -275,6 +275,11 @@ def cmd_summary(args) -> int:
               f"ROC AUC {champ.roc_auc:.3f}, PR AUC {champ.pr_auc:.3f}, top-decile lift "
               f"{champ.lift_top_decile:.2f}, Brier {champ.brier_score:.4f}, "
               f"calibration error {metrics.get('expected_calibration_error', float('nan')):.4f}")
+        with engine.connect() as conn:
+            report = conn.execute(text("select report_path from model_versions where model_version = :v"),
+                                  {"v": champ.model_version}).scalar()
+        if report:
+            print(f"Model report (open in a browser): {report}")
     with engine.connect() as conn:
         run = conn.execute(text("select run_id, score_date, customers_scored, customers_rejected, seconds, "
                                 "model_version from scoring_runs where status = 'published' "

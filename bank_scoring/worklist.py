@@ -68,4 +68,8 @@ def format_worklist(frame: pd.DataFrame) -> str:
             "; ".join(r for r in reasons if isinstance(r, str) and r) or "-"
             for reasons in zip(frame["reason_1"], frame["reason_2"], frame["reason_3"], strict=True)],
     })
-    return shown.to_string(index=False)
+    why = shown.pop("why (strongest first)")  # text reads best left-aligned, after the figures
+    width = max(len("why (strongest first)"), *(len(w) for w in why))
+    lines = shown.to_string(index=False).splitlines()
+    return "\n".join(f"{line}  {text_:<{width}}".rstrip()
+                     for line, text_ in zip(lines, ["why (strongest first)", *why], strict=True))

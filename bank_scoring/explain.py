@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bank_scoring.features import BOOLEAN, CATEGORICAL, NUMERIC
+from bank_scoring.features import BOOLEAN, CATEGORICAL, NUMERIC, model_columns
 
 # Factors about the customer (the call date is the same for everybody tonight, so it
 # explains nothing about why one customer ranks above another).
@@ -86,7 +86,8 @@ def reason_codes(model, features: pd.DataFrame, reference: dict, top: int = 3) -
         changed = features.copy()
         changed[factor] = reference[factor]
         variants.append(changed)
-    scores = model.predict_proba(pd.concat(variants, ignore_index=True))[:, 1].reshape(len(variants), n)
+    batch = model_columns(model, pd.concat(variants, ignore_index=True))
+    scores = model.predict_proba(batch)[:, 1].reshape(len(variants), n)
     contribution = scores[0][None, :] - scores[1:]  # factors x customers
     out = []
     for i in range(n):

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, text
 from bank_scoring import monitor, registry
 from bank_scoring.config import DEFAULT_REASON_ROWS
 from bank_scoring.db import as_date, next_id
-from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_ATTRIBUTES, feature_frame, month_name
+from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_ATTRIBUTES, feature_frame, model_columns, month_name
 from bank_scoring.validate import customer_reject_reasons
 
 log = logging.getLogger(__name__)
@@ -202,8 +202,8 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
         ids = ok["customer_id"].to_numpy(dtype="int64")
         seconds["validate"] += time.perf_counter() - clock
         clock = time.perf_counter()
-        features = feature_frame(ok, month, score_date.day)
-        propensity = model.predict_proba(features)[:, 1] if len(ok) else np.empty(0)
+        features = feature_frame(ok, month, score_date.day, score_date.year)
+        propensity = model.predict_proba(model_columns(model, features))[:, 1] if len(ok) else np.empty(0)
         seconds["predict"] += time.perf_counter() - clock
         if profile and len(ok):
             monitor.add_counts(counts, monitor.count_chunk(profile, features, propensity))
@@ -249,8 +249,10 @@ def night_profile(model, score_date: dt.date) -> dict | None:
         return None
     cache = model.__dict__.setdefault("_night_profiles", {})
     if score_date not in cache:
-        tonight = sample.assign(contact_month=month_name(score_date), contact_day=float(score_date.day))
-        cache[score_date] = {**profile, monitor.SCORE: monitor.score_profile(model.predict_proba(tonight)[:, 1])}
+        tonight = sample.assign(contact_month=month_name(score_date), contact_day=float(score_date.day),
+                                contact_year=float(score_date.year))
+        scores = model.predict_proba(model_columns(model, tonight))[:, 1]
+        cache[score_date] = {**profile, monitor.SCORE: monitor.score_profile(scores)}
     return cache[score_date]
 
 
@@ -331,13 +333,14 @@ def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, mo
             text(f"select {columns} from customers where customer_id in :ids").bindparams(
                 bindparam("ids", expanding=True)), conn, params={"ids": ids})
     customers = customers.set_index("customer_id").loc[ids].reset_index()
-    features = feature_frame(customers, month_name(score_date), score_date.day)
+    features = feature_frame(customers, month_name(score_date), score_date.day, score_date.year)
     reference = getattr(model, "reference_values_", None)
     if reference is None:  # a model trained before reason codes: typical values of today's customers
         with engine.connect() as conn:
             sample = pd.read_sql_query(text(f"select {columns} from customers order by customer_id limit 20000"),
                                        conn)
-        reference = reference_values(feature_frame(sample, month_name(score_date), score_date.day))
+        reference = reference_values(feature_frame(sample, month_name(score_date), score_date.day,
+                                                   score_date.year))
     reasons = reason_codes(model, features, reference)
     with engine.begin() as conn:
         conn.execute(text("insert into score_reasons (run_id, customer_id, reason_1, reason_2, reason_3) "
@@ -413,16 +416,20 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
     cut = _band_cuts(scored)
     with engine.begin() as conn:
         score_date = as_date(run.score_date)
-        if conn.dialect.name == "postgresql":  # rank 10M rows in memory, not in temporary files
-            conn.execute(text("set local work_mem = '1GB'"))
-        conn.execute(text("delete from customer_scores where score_date = :d"), {"d": score_date})
-        conn.execute(text(
-            "insert into customer_scores (score_date, customer_id, run_id, model_version, propensity, rank, band) "
-            "select :d, customer_id, :r, :v, propensity, rnk, "
-            "case when rnk <= :a then 'A' when rnk <= :b then 'B' when rnk <= :c then 'C' else 'D' end "
-            "from (select customer_id, propensity, row_number() over (order by propensity desc, customer_id) as rnk "
-            "from customer_scores_staging where run_id = :r) as ranked"),
-            {"d": score_date, "r": run_id, "v": run.model_version, "a": cut[0], "b": cut[1], "c": cut[2]})
+        params = {"d": score_date, "r": run_id, "v": run.model_version, "a": cut[0], "b": cut[1], "c": cut[2]}
+        if _scores_partitioned(conn):
+            # Build tonight's partition whole and swap it in (sql/publish_customer_scores.sql).
+            conn.execute(text("select publish_customer_scores(:r, :d, :v, :a, :b, :c)"), params)
+        else:  # SQLite, or a customer_scores created before it was partitioned
+            if conn.dialect.name == "postgresql":  # rank 10M rows in memory, not in temporary files
+                conn.execute(text("set local work_mem = '1GB'"))
+            conn.execute(text("delete from customer_scores where score_date = :d"), {"d": score_date})
+            conn.execute(text(
+                "insert into customer_scores (score_date, customer_id, run_id, model_version, propensity, rank, "
+                "band) select :d, customer_id, :r, :v, propensity, rnk, "
+                "case when rnk <= :a then 'A' when rnk <= :b then 'B' when rnk <= :c then 'C' else 'D' end "
+                "from (select customer_id, propensity, row_number() over (order by propensity desc, customer_id) "
+                "as rnk from customer_scores_staging where run_id = :r) as ranked"), params)
         if profile is not None:
             profile["publish: rank and insert"] = time.perf_counter() - clock
         conn.execute(text("update scoring_runs set status = 'superseded' where score_date = :d "
@@ -441,6 +448,15 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
         _discard_staging(conn, run_id)
     log.info("run %s published for %s: %s scored, %s rejected", run_id, score_date, scored, rejected)
     return get_run(engine, run_id)
+
+
+def _scores_partitioned(conn) -> bool:
+    """PostgreSQL's customer_scores partitioned by date (every database init-db created since)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    return bool(conn.execute(text(
+        "select exists (select 1 from pg_partitioned_table where partrelid = to_regclass('customer_scores'))")
+    ).scalar())
 
 
 def _utcnow() -> dt.datetime:

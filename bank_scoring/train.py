@@ -18,9 +18,10 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sqlalchemy import Engine, text
 
 from bank_scoring import registry
@@ -33,7 +34,10 @@ from bank_scoring.features import (
     CUSTOMER_ATTRIBUTES,
     FEATURES,
     NUMERIC,
+    CategoryCodes,
+    ClipCallYear,
     feature_frame,
+    model_columns,
 )
 from bank_scoring.monitor import training_profile
 from bank_scoring.report import save_evaluation, write_report
@@ -89,12 +93,9 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
     gradient boosting and logistic regression minimise log-loss, so their outputs are
     calibrated probabilities already (their measured calibration error says so).
     """
-    cats, flags, nums = list(CATEGORICAL), list(BOOLEAN), list(NUMERIC)
+    cats, flags, nums, call = list(CATEGORICAL), list(BOOLEAN), list(NUMERIC), list(CALL_NUMERIC)
     if estimator == "hist_gradient_boosting":
-        encode = ColumnTransformer(
-            [("categories", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                           encoded_missing_value=np.nan), cats)],
-            remainder="passthrough", verbose_feature_names_out=False)
+        encode = CategoryCodes(CATEGORICAL)
         model = HistGradientBoostingClassifier(
             learning_rate=0.1, max_iter=300, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
             categorical_features=list(range(len(cats))), random_state=seed)
@@ -105,13 +106,16 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
         model = CalibratedClassifierCV(RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1),
                                        method="isotonic", cv=3)
     elif estimator == "logistic_regression":
+        # An unknown call year (shuffled file) is imputed; an all-unknown column becomes 0.
+        year = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                         ("scale", StandardScaler())])
         encode = ColumnTransformer(
             [("categories", OneHotEncoder(handle_unknown="ignore"), cats),
-             ("numbers", StandardScaler(), nums + flags + list(CALL_NUMERIC))], verbose_feature_names_out=False)
+             ("numbers", StandardScaler(), nums + flags), ("call", year, call)], verbose_feature_names_out=False)
         model = LogisticRegression(max_iter=2000, C=1.0)
     else:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
-    return Pipeline([("encode", encode), ("model", model)])
+    return Pipeline([("year", ClipCallYear()), ("encode", encode), ("model", model)])
 
 
 def select_estimator(X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[str, dict]:
@@ -198,6 +202,11 @@ def check_training_window(engine: Engine, window_start=None, window_end=None) ->
             "rows": rows, "positives": positives}
 
 
+def _call_years(dates: pd.Series) -> pd.Series:
+    """Each call's year from its date (missing where the year is unknown)."""
+    return pd.to_datetime(dates, errors="coerce").dt.year.astype("float64")
+
+
 def check_training_schema(engine: Engine) -> None:
     """Name the missing columns of a bank's campaign_contacts instead of a driver error."""
     from sqlalchemy import inspect
@@ -215,7 +224,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
     digest = hashlib.sha256()
     ordered = frame.sort_values("contact_id")
     hashed = pd.util.hash_pandas_object(
-        ordered[["contact_id", "contact_month", "contact_day", *CUSTOMER_ATTRIBUTES, "is_subscribed"]].astype(str),
+        ordered[["contact_id", "contact_date", "contact_month", "contact_day", *CUSTOMER_ATTRIBUTES,
+                 "is_subscribed"]].astype(str),
         index=False)
     digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()
@@ -241,7 +251,7 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     labels = rows["is_subscribed"]
     check_training_rows(labels)
     y = labels.astype(bool).astype(int).to_numpy()
-    X = feature_frame(rows, rows["contact_month"], rows["contact_day"])
+    X = feature_frame(rows, rows["contact_month"], rows["contact_day"], _call_years(rows["contact_date"]))
     params = {"estimator": estimator, "seed": seed, "holdout_fraction": HOLDOUT_FRACTION,
               "model_code_sha256": registry.model_code_sha256()}
     params_json = json.dumps(params, sort_keys=True)
@@ -288,7 +298,7 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     champion_metrics = champion_scores = None
     if current is not None:
         champion_model = registry.load_model(current)
-        champion_scores = champion_model.predict_proba(_columns_for(champion_model, X_test))[:, 1]
+        champion_scores = champion_model.predict_proba(model_columns(champion_model, X_test))[:, 1]
         champion_metrics = classification_metrics(y_test, champion_scores)
     decision, new_status, bootstrap = _decide(promote, metrics, champion_metrics, current, y_test,
                                               challenger_scores, champion_scores)
@@ -348,12 +358,6 @@ def _importance(pipeline, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str
     result = permutation_importance(pipeline, X, y, scoring="roc_auc", n_repeats=3, random_state=seed)
     return {col: (float(m), float(s)) for col, m, s in
             zip(X.columns, result.importances_mean, result.importances_std, strict=True)}
-
-
-def _columns_for(model, X: pd.DataFrame) -> pd.DataFrame:
-    """A champion fitted on an older feature list gets the columns it knows."""
-    wanted = getattr(model, "feature_names_in_", None)
-    return X if wanted is None else X[[c for c in wanted]]
 
 
 def gate(y_holdout, challenger, champion) -> tuple[bool, str, dict]:

@@ -72,7 +72,7 @@ def main() -> int:
     args = parser.parse_args()
 
     rows = read_uci_csv(args.csv)
-    X = feature_frame(rows, rows["contact_month"], rows["contact_day"])
+    X = feature_frame(rows, rows["contact_month"], rows["contact_day"], rows["contact_year"])
     y = rows["is_subscribed"].astype(int).to_numpy()
     print(f"{args.csv}: {len(rows):,} calls, {y.mean():.1%} subscribed; {args.folds}-fold stratified CV, "
           f"seed {args.seed}; duration never used\n")

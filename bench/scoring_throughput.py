@@ -161,7 +161,8 @@ def child_naive(url: str, model_dir: str) -> dict:
     model = registry.load_model(registry.require_champion(engine))
     started = time.perf_counter()
     customers = pd.read_sql("select * from customers", engine)
-    propensity = model.predict_proba(feature_frame(customers, month_name(SCORE_DATE), SCORE_DATE.day))[:, 1]
+    features = feature_frame(customers, month_name(SCORE_DATE), SCORE_DATE.day, SCORE_DATE.year)
+    propensity = model.predict_proba(features)[:, 1]
     out = pd.DataFrame({"score_date": SCORE_DATE, "customer_id": customers["customer_id"], "propensity": propensity})
     out["rank"] = out["propensity"].rank(ascending=False, method="first").astype("int64")
     out.to_sql("naive_scores", engine, if_exists="replace", index=False, chunksize=50_000)

@@ -12,6 +12,6 @@ create table if not exists customer_scores (
     rank integer not null,
     band text not null check (band in ('A', 'B', 'C', 'D')),
     primary key (score_date, customer_id)
-);
+) {{partition_by_date}};
 
 create index if not exists customer_scores_run_rank on customer_scores (run_id, rank);

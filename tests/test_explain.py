@@ -10,7 +10,7 @@ from bank_scoring.train import build_pipeline
 
 def test_the_first_reason_is_the_factor_that_adds_most():
     calls = generate_calls(4000, seed=5)
-    X = feature_frame(calls, calls["contact_month"], calls["contact_day"])
+    X = feature_frame(calls, calls["contact_month"], calls["contact_day"], calls["contact_year"])
     model = build_pipeline().fit(X, calls["is_subscribed"].astype(int))
     reference = reference_values(X)
     top = X.iloc[np.argsort(-model.predict_proba(X)[:, 1])[:20]].reset_index(drop=True)

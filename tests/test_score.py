@@ -202,3 +202,63 @@ def test_partitions_cover_every_customer_once(loaded_engine):
     assert len(ranges) == 7
     assert ranges[0][0] == 1 and ranges[-1][1] == 3000
     assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+
+
+def partitions_of_scores(engine):
+    with engine.connect() as conn:
+        return sorted(conn.execute(text(
+            "select c.relname, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i "
+            "join pg_class c on c.oid = i.inhrelid where i.inhparent = 'customer_scores'::regclass")).all())
+
+
+def test_postgresql_publishes_each_night_as_its_own_partition(pg_url, model_dir):
+    from support import load_synthetic
+
+    from bank_scoring.db import init_db, make_db_engine
+
+    engine = make_db_engine(pg_url)
+    init_db(engine)
+    load_synthetic(engine)
+    train_model(engine, model_dir)
+    first = score_customers(engine, DAY)
+    score_customers(engine, DAY - dt.timedelta(days=1))
+    assert [name for name, _ in partitions_of_scores(engine)] == [
+        "customer_scores_20261127_run2", f"customer_scores_20261128_run{first.run_id}"]
+    second = score_customers(engine, DAY)  # re-run: its partition replaces the first run's
+    parts = partitions_of_scores(engine)
+    assert [name for name, _ in parts] == ["customer_scores_20261127_run2",
+                                           f"customer_scores_20261128_run{second.run_id}"]
+    assert parts[1][1] == "FOR VALUES FROM ('2026-11-28') TO ('2026-11-29')"
+    assert scalar(engine, "select to_regclass(:t) is null", t=f"customer_scores_20261128_run{first.run_id}")
+    # the partition carries the keys: a second row for a customer and date is refused
+    with pytest.raises(Exception, match="duplicate key"):
+        with engine.begin() as conn:
+            conn.execute(text("insert into customer_scores select * from customer_scores "
+                              "where score_date = :d limit 1"), {"d": DAY})
+    with engine.connect() as conn:
+        plan = "\n".join(r[0] for r in conn.execute(text(
+            "explain select * from customer_scores where run_id = :r order by rank limit 20"),
+            {"r": second.run_id}))
+    assert "customer_scores_20261128_run" in plan and "Index Scan" in plan
+    assert scalar(engine, "select count(*) from agent_worklist") > 0
+    engine.dispose()
+
+
+def test_postgresql_table_from_before_partitioning_still_publishes(pg_url, model_dir):
+    from support import load_synthetic
+
+    from bank_scoring.db import SQL_DIR, init_db, make_db_engine
+
+    engine = make_db_engine(pg_url)
+    legacy = (SQL_DIR / "customer_scores.sql").read_text().replace("{{partition_by_date}}", "")
+    with engine.begin() as conn:
+        conn.connection.driver_connection.execute(legacy)
+    init_db(engine)
+    load_synthetic(engine)
+    train_model(engine, model_dir)
+    score_customers(engine, DAY)
+    run = score_customers(engine, DAY)
+    assert run.status == "published"
+    assert scalar(engine, "select count(*) from customer_scores where score_date = :d", d=DAY) == 3000
+    assert partitions_of_scores(engine) == []
+    engine.dispose()

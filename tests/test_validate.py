@@ -38,14 +38,14 @@ def test_training_refuses_bad_labels_and_too_few_positives():
 
 def test_post_call_columns_never_reach_the_model():
     rows = frame({}).assign(duration_seconds=900, duration=900, is_subscribed=True, y="yes")
-    features = feature_frame(rows, "may", 5)
+    features = feature_frame(rows, "may", 5, 2026)
     assert not LEAKY_COLUMNS & set(features.columns)
     assert "duration" not in CUSTOMER_ATTRIBUTES
 
 
 def test_flags_from_postgresql_and_sqlite_mean_the_same():
-    pg = feature_frame(frame({"has_housing_loan": True}), "may", 5)
-    lite = feature_frame(frame({"has_housing_loan": 1}), "may", 5)
+    pg = feature_frame(frame({"has_housing_loan": True}), "may", 5, 2026)
+    lite = feature_frame(frame({"has_housing_loan": 1}), "may", 5, 2026)
     pd.testing.assert_frame_equal(pg, lite)
     assert pg["has_housing_loan"].iloc[0] == 1.0
 
@@ -56,4 +56,4 @@ def test_a_post_call_column_added_to_the_features_is_refused(monkeypatch):
 
     monkeypatch.setattr(features, "FEATURES", features.FEATURES + ("duration_seconds",))
     with pytest.raises(ValueError, match="post-call columns may not be features: \\['duration_seconds'\\]"):
-        features.feature_frame(frame({}).assign(duration_seconds=100), "may", 5)
+        features.feature_frame(frame({}).assign(duration_seconds=100), "may", 5, 2026)

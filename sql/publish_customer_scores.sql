@@ -7,7 +7,8 @@
 -- I/O (129 s for 10M rows here). Instead the night's rows are ranked into a fresh table
 -- with no index, the two indexes are built once, sorted, and the table is attached as
 -- the date's partition, replacing an earlier one. Readers see the old scores until the
--- publish commits, then the new ones.
+-- publish commits, then the new ones (a repeatable-read transaction begun before the
+-- commit sees the night as empty: partition swaps are DDL, not MVCC).
 --
 -- SECURITY DEFINER: it runs with the rights of the schema owner who ran init-db, so the
 -- pipeline role needs only EXECUTE (sql/roles.sql), never ownership of customer_scores.
@@ -48,6 +49,17 @@ begin
     get diagnostics inserted = row_count;
     execute format('alter table %I add constraint %I primary key (score_date, customer_id)', fresh, fresh || '_pkey');
     execute format('create index %I on %I (run_id, rank)', fresh || '_run_rank', fresh);
+    -- The staging rows are no longer needed: emptied here, before the swap's lock.
+    lock table customer_scores_staging in access exclusive mode;
+    if exists (select 1 from customer_scores_staging where run_id <> p_run_id) then
+        delete from customer_scores_staging where run_id = p_run_id;  -- another night is running
+    else
+        truncate customer_scores_staging;
+    end if;
+    -- The swap itself. Without this lock a reader planning its query just before the commit
+    -- would miss a new date's partition yet see its run as published (ATTACH alone takes a
+    -- weaker lock); with it, readers wait the few milliseconds until the commit.
+    lock table customer_scores in access exclusive mode;
     for earlier in
         select c.relname from pg_inherits i
         join pg_class c on c.oid = i.inhrelid

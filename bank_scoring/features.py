@@ -95,7 +95,8 @@ class ClipCallYear(TransformerMixin, BaseEstimator):
 
     Tonight's year is usually later than every training call; a tree would treat it as
     the latest year anyway, a linear model would extrapolate. Clipped, every model scores
-    tonight as the most recent year it knows.
+    tonight as the most recent year it knows. When no training call's year was known (a
+    shuffled file), the column is set to one constant value: ignored, not an error.
     """
 
     def fit(self, X: pd.DataFrame, y=None):
@@ -106,8 +107,10 @@ class ClipCallYear(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        if self.year_range_ is None or "contact_year" not in X:
+        if "contact_year" not in X:
             return X
+        if self.year_range_ is None:  # no training call's year was known: the column says nothing
+            return X.assign(contact_year=0.0)
         return X.assign(contact_year=X["contact_year"].clip(*self.year_range_))
 
     def get_feature_names_out(self, input_features=None):

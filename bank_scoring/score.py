@@ -275,8 +275,10 @@ def _read_chunk_pg(conn, last: int, high: int, n: int) -> pd.DataFrame:
 
 
 def _read_chunk_sqlite(conn, last: int, high: int, n: int) -> pd.DataFrame:
-    sql = _CHUNK_SQL.format(columns=", ".join(CUSTOMER_ATTRIBUTES), last=":last", high=":hi", n=":n")
-    return pd.read_sql_query(text(sql), conn, params={"last": last, "hi": high, "n": n})
+    """The next ``n`` customers after ``last``, fetched by the sqlite3 driver's cursor directly."""
+    sql = _CHUNK_SQL.format(columns=", ".join(CUSTOMER_ATTRIBUTES), last="?", high="?", n="?")
+    rows = conn.connection.driver_connection.execute(sql, (int(last), int(high), int(n))).fetchall()
+    return pd.DataFrame.from_records(rows, columns=["customer_id", *CUSTOMER_ATTRIBUTES], coerce_float=False)
 
 
 # PostgreSQL's binary COPY: a header, then per row a field count and (length, value)

@@ -1,0 +1,72 @@
+"""The model's input columns: the call's year, the fast category codes, old models' columns."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import OrdinalEncoder
+
+from bank_scoring.features import CATEGORICAL, FEATURES, CategoryCodes, ClipCallYear, feature_frame, model_columns
+from bank_scoring.generate import generate_calls
+from bank_scoring.train import build_pipeline
+
+
+def calls(n=3000, seed=0):
+    rows = generate_calls(n, seed=seed)
+    return feature_frame(rows, rows["contact_month"], rows["contact_day"], rows["contact_year"]), rows
+
+
+def test_category_codes_match_ordinal_encoder_and_unknowns_become_missing():
+    X, _ = calls()
+    codes = CategoryCodes().fit(X)
+    reference = OrdinalEncoder().fit(X[list(CATEGORICAL)])
+    got = codes.transform(X)
+    np.testing.assert_array_equal(got[:, : len(CATEGORICAL)], reference.transform(X[list(CATEGORICAL)]))
+    np.testing.assert_array_equal(got[:, len(CATEGORICAL):], X[codes.passthrough_].to_numpy(dtype=float))
+    odd = X.head(3).copy()
+    odd["job"] = ["astronaut", None, odd["job"].iloc[2]]
+    out = codes.transform(odd)
+    assert np.isnan(out[0, 0]) and np.isnan(out[1, 0])
+    assert out[2, 0] == list(codes.categories_["job"]).index(odd["job"].iloc[2])
+
+
+def test_tonights_year_is_clipped_to_the_latest_training_year():
+    X, _ = calls()
+    clip = ClipCallYear().fit(X)
+    low, high = X["contact_year"].min(), X["contact_year"].max()
+    tonight = feature_frame(X.assign(contact_month="nov"), "nov", 28, 2026)
+    assert (clip.transform(tonight)["contact_year"] == high).all()
+    assert (clip.transform(tonight.assign(contact_year=1990.0))["contact_year"] == low).all()
+
+
+@pytest.mark.parametrize("estimator", ["hist_gradient_boosting", "random_forest", "logistic_regression"])
+def test_every_candidate_learns_the_year_and_handles_unknown_years(estimator):
+    X, rows = calls(4000)
+    # The regime: calls of the last year subscribe far more often (as in bank-full).
+    latest = X["contact_year"] == X["contact_year"].max()
+    y = np.where(latest, rows["is_subscribed"] | (np.arange(len(X)) % 2 == 0), rows["is_subscribed"]).astype(int)
+    model = build_pipeline(estimator, seed=0).fit(X, y)
+    tonight = feature_frame(X, "nov", 28, 2026)  # a year after every call: scored as the latest year
+    as_latest = feature_frame(X, "nov", 28, int(X["contact_year"].max()))
+    as_first = feature_frame(X, "nov", 28, int(X["contact_year"].min()))
+    np.testing.assert_allclose(model.predict_proba(tonight)[:, 1], model.predict_proba(as_latest)[:, 1])
+    assert model.predict_proba(as_latest)[:, 1].mean() > model.predict_proba(as_first)[:, 1].mean() + 0.05
+    # A shuffled file: no year known in training; every candidate still trains and scores.
+    unknown = X.assign(contact_year=np.nan)
+    blind = build_pipeline(estimator, seed=0).fit(unknown, y)
+    p = blind.predict_proba(tonight)[:, 1]
+    assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+
+
+def test_a_model_from_an_older_feature_list_gets_its_own_columns():
+    X, rows = calls()
+    older = [c for c in FEATURES if c != "contact_year"]
+    model = build_pipeline("hist_gradient_boosting", seed=0).fit(X[older], rows["is_subscribed"].astype(int))
+    assert list(model_columns(model, X).columns) == older
+    assert model.predict_proba(model_columns(model, X)).shape == (len(X), 2)
+    assert model_columns(build_pipeline().fit(X, rows["is_subscribed"].astype(int)), X) is X
+
+
+def test_unknown_year_is_missing_not_zero():
+    X, _ = calls(10)
+    assert feature_frame(X, "may", 5, None)["contact_year"].isna().all()
+    assert (feature_frame(X, "may", 5, pd.Series([2009] * 10))["contact_year"] == 2009.0).all()

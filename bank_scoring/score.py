@@ -185,7 +185,7 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
     profile = night_profile(model, score_date)
     counts: dict[str, list[int]] = {}
     scored = rejected = 0
-    seconds = {"read": 0.0, "validate": 0.0, "predict": 0.0, "write": 0.0}
+    seconds = {"read": 0.0, "validate": 0.0, "predict": 0.0, "monitor": 0.0, "write": 0.0}
     last = low - 1
     while True:
         clock = time.perf_counter()
@@ -205,8 +205,10 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
         features = feature_frame(ok, month, score_date.day, score_date.year)
         propensity = model.predict_proba(model_columns(model, features))[:, 1] if len(ok) else np.empty(0)
         seconds["predict"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         if profile and len(ok):
             monitor.add_counts(counts, monitor.count_chunk(profile, features, propensity))
+        seconds["monitor"] += time.perf_counter() - clock
         clock = time.perf_counter()
         with engine.begin() as conn:
             if len(ok):
@@ -575,7 +577,7 @@ def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, work
 
 
 def _add_partition_seconds(counts: dict) -> None:
-    for step in ("read", "validate", "predict", "write"):
+    for step in ("read", "validate", "predict", "monitor", "write"):
         key = f"cpu:{step} customers" if step == "read" else f"cpu:{step}"
         last_profile[key] = last_profile.get(key, 0.0) + counts.get(f"{step}_seconds", 0.0)
 

@@ -37,4 +37,4 @@ def test_scoring_throughput_quick_mode_runs(bank_full_csv, pg_admin_url):
     assert len(re.findall(r"ours: score_customers, 8 partitions, 2 workers +1,000,000 ", out)) == 2
     assert len(re.findall(r"naive: read_sql whole table, predict, to_sql +1,000,000 ", out)) == 2
     assert "publish: rank and insert" in out and "predict" in out
-    assert "training the default model on bank-full:" in out
+    assert "training on bank-full with model selection" in out

@@ -271,7 +271,9 @@ Points on the dotted line mean the promised percentages come true.</p>
 
 <h2>What the model relies on</h2>
 <p>How much the ranking gets worse when one column is shuffled (the longer the bar, the more the model needs it).
-The call's duration is never used: it is only known after the call.</p>
+The call's duration is never used: it is only known after the call. The year, month and day of the call measure
+when past calls were made (some periods converted far better than others); tonight they are the same for every
+customer, so they set the level of tonight's percentages, while the customer columns decide who comes first.</p>
 <div class="charts"><img src="importance.png" alt="permutation feature importance"></div>
 
 <h2>Is tonight's customer base still like the training data?</h2>

@@ -116,7 +116,7 @@ def plan_partitions(engine: Engine, partitions: int) -> list[tuple[int, int]]:
     The ranges cover every id from the smallest to the largest, so a customer is in
     exactly one range whatever the cut points. On PostgreSQL the cut points come from a
     sample of the table's pages (a window over ten million ids took seconds); on SQLite
-    from numbering every id.
+    from walking the primary key to every n-th id.
     """
     if partitions < 1:
         raise ValueError("partitions must be at least 1")
@@ -135,10 +135,14 @@ def plan_partitions(engine: Engine, partitions: int) -> list[tuple[int, int]]:
                 {"q": [i / partitions for i in range(1, partitions)], "pct": percent}).scalar()
             cuts = [int(c) for c in (cuts or []) if c is not None]
         else:
-            rows = conn.execute(text(
-                "select max(customer_id) from (select customer_id, ntile(:n) over (order by customer_id) as part "
-                "from customers) as numbered group by part order by 1"), {"n": partitions}).all()
-            cuts = [int(r[0]) for r in rows[:-1]]
+            # Walk the primary key to each cut (a window over every id took 2 s at 1M).
+            total = conn.execute(text("select count(*) from customers")).scalar_one()
+            cuts = []
+            for i in range(1, partitions):
+                cut = conn.execute(text("select customer_id from customers order by customer_id limit 1 offset :k"),
+                                   {"k": max(0, total * i // partitions - 1)}).scalar()
+                if cut is not None:
+                    cuts.append(int(cut))
     ranges, start = [], int(low)
     for cut in sorted(set(cuts)):
         if start <= cut < high:

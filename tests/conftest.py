@@ -171,3 +171,16 @@ def loaded_engine(engine):
 @pytest.fixture
 def model_dir(tmp_path) -> Path:
     return tmp_path / "models"
+
+
+@pytest.fixture
+def pg_trained(pg_url, model_dir):
+    """PostgreSQL with a schema from init-db, 3,000 customers and a champion."""
+    from bank_scoring.train import train_model
+
+    engine = make_db_engine(pg_url)
+    init_db(engine)
+    load_synthetic(engine)
+    train_model(engine, model_dir)
+    yield engine
+    engine.dispose()

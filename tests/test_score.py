@@ -211,15 +211,8 @@ def partitions_of_scores(engine):
             "join pg_class c on c.oid = i.inhrelid where i.inhparent = 'customer_scores'::regclass")).all())
 
 
-def test_postgresql_publishes_each_night_as_its_own_partition(pg_url, model_dir):
-    from support import load_synthetic
-
-    from bank_scoring.db import init_db, make_db_engine
-
-    engine = make_db_engine(pg_url)
-    init_db(engine)
-    load_synthetic(engine)
-    train_model(engine, model_dir)
+def test_postgresql_publishes_each_night_as_its_own_partition(pg_trained):
+    engine = pg_trained
     first = score_customers(engine, DAY)
     score_customers(engine, DAY - dt.timedelta(days=1))
     assert [name for name, _ in partitions_of_scores(engine)] == [
@@ -241,7 +234,6 @@ def test_postgresql_publishes_each_night_as_its_own_partition(pg_url, model_dir)
             {"r": second.run_id}))
     assert "customer_scores_20261128_run" in plan and "Index Scan" in plan
     assert scalar(engine, "select count(*) from agent_worklist") > 0
-    engine.dispose()
 
 
 def test_postgresql_table_from_before_partitioning_still_publishes(pg_url, model_dir):

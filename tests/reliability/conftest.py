@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import text
 from support import load_synthetic
 
-from bank_scoring.db import init_db, make_db_engine
 from bank_scoring.score import score_customers
 from bank_scoring.train import train_model
 
@@ -39,16 +38,10 @@ def inflate_customers(engine, copies: int) -> int:
 
 
 @pytest.fixture
-def pg_ready(pg_url, model_dir):
+def pg_ready(pg_trained):
     """PostgreSQL with 3,000 customers, a champion, and a published run for OLD_DAY."""
-    engine = make_db_engine(pg_url)
-    init_db(engine)
-    load_synthetic(engine)
-    train_model(engine, model_dir)
-    old = score_customers(engine, OLD_DAY)
-    engine.old_run = old
-    yield engine
-    engine.dispose()
+    pg_trained.old_run = score_customers(pg_trained, OLD_DAY)
+    return pg_trained
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bank_scoring.features import BOOLEAN, CATEGORICAL, NUMERIC, model_columns
+from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_CATEGORICAL, NUMERIC, model_columns
 
 # Factors about the customer (the call date is the same for everybody tonight, so it
 # explains nothing about why one customer ranks above another).
-FACTORS = tuple(c for c in CATEGORICAL if c != "contact_month") + BOOLEAN + NUMERIC
+FACTORS = CUSTOMER_CATEGORICAL + BOOLEAN + NUMERIC
 # A factor must add at least this much (percentage points / 100) to be named.
 MIN_CONTRIBUTION = 0.002
 

@@ -20,10 +20,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from bank_scoring.features import BOOLEAN, CATEGORICAL, NUMERIC
+from bank_scoring.features import BOOLEAN, CUSTOMER_CATEGORICAL, NUMERIC
 
 DRIFT_THRESHOLD = 0.2
-MONITORED = tuple(c for c in CATEGORICAL if c != "contact_month") + BOOLEAN + NUMERIC
+MONITORED = CUSTOMER_CATEGORICAL + BOOLEAN + NUMERIC
 SCORE = "score"
 _FLOOR = 1e-4  # an empty bin counts as this share, so PSI stays finite
 MISSING, OTHER = "(missing)", "(other)"

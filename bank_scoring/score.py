@@ -438,6 +438,7 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
                 "case when rnk <= :a then 'A' when rnk <= :b then 'B' when rnk <= :c then 'C' else 'D' end "
                 "from (select customer_id, propensity, row_number() over (order by propensity desc, customer_id) "
                 "as rnk from customer_scores_staging where run_id = :r) as ranked"), params)
+            _discard_staging(conn, run_id)  # the function above empties the staging itself
         if profile is not None:
             profile["publish: rank and insert"] = time.perf_counter() - clock
         conn.execute(text("update scoring_runs set status = 'superseded' where score_date = :d "
@@ -453,7 +454,6 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
         if drift:
             conn.execute(text("insert into run_drift (run_id, feature, psi) values (:r, :f, :p)"),
                          [{"r": run_id, "f": name, "p": value} for name, value in drift.items()])
-        _discard_staging(conn, run_id)
     log.info("run %s published for %s: %s scored, %s rejected", run_id, score_date, scored, rejected)
     return get_run(engine, run_id)
 

@@ -106,7 +106,7 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
         model = CalibratedClassifierCV(RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1),
                                        method="isotonic", cv=3)
     elif estimator == "logistic_regression":
-        # An unknown call year (shuffled file) is imputed; an all-unknown column becomes 0.
+        # A call year unknown for some calls is imputed (ClipCallYear already made an all-unknown column 0).
         year = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                          ("scale", StandardScaler())])
         encode = ColumnTransformer(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bank_scoring.features import BOOLEAN, CATEGORICAL, NUMERIC
+from bank_scoring.features import BOOLEAN, CUSTOMER_CATEGORICAL, NUMERIC
 
 # Inclusive ranges; outside them a value is more likely an entry error than a customer.
 RANGES: dict[str, tuple[float, float]] = {
@@ -44,9 +44,7 @@ def customer_reject_reasons(rows: pd.DataFrame) -> pd.Series:
         current = reasons[mask]
         reasons.loc[mask] = current + np.where(current == "", "", "; ") + msgs
 
-    for col in CATEGORICAL:
-        if col == "contact_month":
-            continue
+    for col in CUSTOMER_CATEGORICAL:
         values = rows[col]
         missing = values.isna()
         present = values[~missing]

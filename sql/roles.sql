@@ -32,10 +32,13 @@ grant select, insert, delete on customer_scores_staging, customer_scores, scorin
     scoring_profiles, run_drift to bank_scoring_pipeline;
 grant select on call_outcomes, published_leads, agent_worklist to bank_scoring_pipeline;
 grant usage on all sequences in schema public to bank_scoring_pipeline;
--- Publish swaps in the night's customer_scores partition through this function, which runs
--- with the schema owner's rights: the pipeline never owns (so can never drop) the table.
-grant execute on function publish_customer_scores(integer, date, integer, bigint, bigint, bigint)
-    to bank_scoring_pipeline;
+-- Publish builds and swaps in the night's customer_scores partition through these
+-- functions, which run with the schema owner's rights: the pipeline never owns (so can
+-- never drop) the table.
+grant execute on function prepare_customer_scores_partition(integer, date),
+    fill_customer_scores_partition(integer, date, integer, bigint, bigint, bigint, integer, integer),
+    index_customer_scores_partition(integer, date, text),
+    publish_customer_scores(integer, date, integer, bigint, bigint, bigint) to bank_scoring_pipeline;
 
 -- agent: the worklist's columns only (the view runs with its owner's rights), and call outcomes.
 grant select on agent_worklist to bank_scoring_agent;

@@ -7,6 +7,7 @@ from bank_scoring.db import as_date
 from bank_scoring.registry import NoChampionError
 from bank_scoring.score import (
     ScoringError,
+    mark_failed,
     plan_partitions,
     publish_run,
     resolve_score_date,
@@ -244,7 +245,8 @@ def test_postgresql_table_from_before_partitioning_still_publishes(pg_url, model
     from bank_scoring.db import SQL_DIR, init_db, make_db_engine
 
     engine = make_db_engine(pg_url)
-    legacy = (SQL_DIR / "customer_scores.sql").read_text().replace("{{partition_by_date}}", "")
+    legacy = (SQL_DIR / "customer_scores.sql").read_text().replace("{{partition_by_date}}", "").replace(
+        "{{scores_key}}", "score_date, customer_id")
     with engine.begin() as conn:
         conn.connection.driver_connection.execute(legacy)
     init_db(engine)
@@ -256,3 +258,39 @@ def test_postgresql_table_from_before_partitioning_still_publishes(pg_url, model
     assert scalar(engine, "select count(*) from customer_scores where score_date = :d", d=DAY) == 3000
     assert partitions_of_scores(engine) == []
     engine.dispose()
+
+
+def test_postgresql_publish_refuses_a_partly_filled_partition_and_drops_orphans(pg_trained):
+    """The night's table is built in committed steps; publish checks it holds the whole run."""
+    engine = pg_trained
+    run_id = start_run(engine, DAY, partitions=1)
+    (lo, hi), = plan_partitions(engine, 1)
+    score_partition(engine, run_id, lo, hi)
+    fresh = f"customer_scores_20261128_run{run_id}"
+    params = {"r": run_id, "d": DAY, "v": 1, "a": 300, "b": 900, "c": 1800}
+    with engine.begin() as conn:
+        assert conn.execute(text("select prepare_customer_scores_partition(:r, :d)"), params).scalar() == fresh
+        half = conn.execute(text("select fill_customer_scores_partition(:r, :d, :v, :a, :b, :c, 0, 2)"),
+                            params).scalar()
+    assert half == 1500  # every second rank of 3,000
+    with pytest.raises(Exception, match="holds 1500 rows, its staging 3000"):
+        with engine.begin() as conn:
+            conn.execute(text("select publish_customer_scores(:r, :d, :v, :a, :b, :c)"), params)
+    assert partitions_of_scores(engine) == []
+    with pytest.raises(Exception, match="part 2 of 2 does not exist"):
+        with engine.begin() as conn:
+            conn.execute(text("select fill_customer_scores_partition(:r, :d, :v, :a, :b, :c, 2, 2)"), params)
+    # the run dies; the next night's prepare drops its table, and publishing works as usual
+    mark_failed(engine, run_id, "test: crashed after the fill")
+    with pytest.raises(Exception, match="not a running run"):
+        with engine.begin() as conn:
+            conn.execute(text("select prepare_customer_scores_partition(:r, :d)"), params)
+    assert scalar(engine, "select to_regclass(:t) is not null", t=fresh)
+    run = score_customers(engine, DAY)
+    assert scalar(engine, "select to_regclass(:t) is null", t=fresh)
+    assert [name for name, _ in partitions_of_scores(engine)] == [f"customer_scores_20261128_run{run.run_id}"]
+    assert scalar(engine, "select count(distinct rank) from customer_scores where run_id = :r", r=run.run_id) == 3000
+    with engine.connect() as conn:  # the key starts with the customer, as init-db declares it
+        key = conn.execute(text("select pg_get_indexdef(indexrelid) from pg_index where indisprimary "
+                                "and indrelid = to_regclass(:t)"), {"t": f"customer_scores_20261128_run{run.run_id}"})
+        assert "(customer_id, score_date)" in key.scalar()

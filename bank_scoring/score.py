@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 
 # A run still 'running' after this long died with its process: its staging rows are removed.
 STALE_RUN_HOURS = 6
-# Database sessions that build tonight's customer_scores partition at once (PostgreSQL).
-PUBLISH_SESSIONS = 2
 # SQLite's page cache while publish inserts the night (its default is 2 MB).
 SQLITE_PUBLISH_CACHE_KB = 65536
 
@@ -387,12 +385,12 @@ def _run_drift(engine: Engine, run_id: int, score_date: dt.date, model_version: 
 
 
 def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
-                reason_rows: int = DEFAULT_REASON_ROWS, sessions: int = PUBLISH_SESSIONS) -> RunSummary:
+                reason_rows: int = DEFAULT_REASON_ROWS) -> RunSummary:
     """Make a complete run the one agents see, in one transaction.
 
     Refuses (and marks the run failed) when any customer is neither scored nor rejected,
     so nobody is silently left off. Replaces the date's earlier published scores. On
-    PostgreSQL the night's partition is first built by ``sessions`` sessions at once.
+    PostgreSQL the night's partition is built first, then checked and swapped in.
     """
     clock = time.perf_counter()
     with engine.begin() as conn:
@@ -432,7 +430,7 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
     with engine.connect() as conn:
         partitioned = _scores_partitioned(conn)
     if partitioned:
-        _build_partition(engine, params, sessions, profile)
+        _build_partition(engine, params, profile)
         clock = time.perf_counter()
     with engine.begin() as conn:
         if partitioned:
@@ -475,34 +473,105 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
     return get_run(engine, run_id)
 
 
-def _build_partition(engine: Engine, params: dict, sessions: int, profile: dict | None) -> None:
-    """Tonight's customer_scores partition, ranked and indexed by ``sessions`` database sessions at once.
+def _build_partition(engine: Engine, params: dict, profile: dict | None) -> None:
+    """Tonight's customer_scores partition: ranked, filled by binary COPY, then indexed by two sessions at once.
 
     The table stays invisible to readers until publish_customer_scores attaches it, so it
     is built in its own committed steps: a crash leaves an unattached table that the next
-    run's prepare drops. One session's insert is bound by writing the log record of every
-    row, so two sessions fill it faster, and its two indexes are built side by side.
+    run's prepare drops. An INSERT ... SELECT writes a log record per row (10M rows: 36 s
+    in one session, 30 s in two); COPY writes one per page, so the ranked rows are read
+    from the staging in rank order and copied in (about 1M rows/s), a batch at a time.
     """
     def call(sql: str, extra: dict | None = None):
         with engine.begin() as conn:
             return conn.execute(text(sql), {**params, **(extra or {})}).scalar()
 
     clock = time.perf_counter()
-    call("select prepare_customer_scores_partition(:r, :d)")
-    with ThreadPoolExecutor(max(1, sessions)) as pool:
-        fills = [pool.submit(call, "select fill_customer_scores_partition(:r, :d, :v, :a, :b, :c, :k, :n)",
-                             {"k": k, "n": max(1, sessions)}) for k in range(max(1, sessions))]
-        inserted = sum(f.result() for f in fills)
-        if profile is not None:
-            profile["publish: rank and fill"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        indexes = [pool.submit(call, "select index_customer_scores_partition(:r, :d, :i)", {"i": i})
-                   for i in ("key", "rank")]
-        for f in indexes:
-            f.result()
+    fresh = call("select prepare_customer_scores_partition(:r, :d)")
+    inserted = _copy_ranked_scores(engine, fresh, params)
+    if profile is not None:
+        profile["publish: rank and fill"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:  # the key and the rank index side by side
+        for done in [pool.submit(call, "select index_customer_scores_partition(:r, :d, :i)", {"i": i})
+                     for i in ("key", "rank")]:
+            done.result()
     if profile is not None:
         profile["publish: build indexes"] = time.perf_counter() - clock
-    log.info("run %s: %s ranked scores in tonight's partition, indexed", params["r"], inserted)
+    log.info("run %s: %s ranked scores in %s, indexed", params["r"], inserted, fresh)
+
+
+# The staging rows in rank order (binary COPY: per row a field count, then length and value
+# of the id and the propensity), and tonight's partition rows built from them.
+_RANKED_ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("customer_id", ">i8"), ("p_len", ">i4"),
+                        ("propensity", ">f8")])
+_PARTITION_ROW = np.dtype([("fields", ">i2"), ("d_len", ">i4"), ("score_date", ">i4"), ("id_len", ">i4"),
+                           ("customer_id", ">i8"), ("r_len", ">i4"), ("run_id", ">i4"), ("v_len", ">i4"),
+                           ("model_version", ">i4"), ("p_len", ">i4"), ("propensity", ">f8"), ("k_len", ">i4"),
+                           ("rank", ">i4"), ("b_len", ">i4"), ("band", "S1")])
+_POSTGRES_EPOCH = dt.date(2000, 1, 1)  # binary dates are days since
+RANKED_BATCH_ROWS = 200_000
+
+
+def _copy_ranked_scores(engine: Engine, fresh: str, params: dict) -> int:
+    """Stream the run's staging rows, best first, into ``fresh``: one session reads, one writes.
+
+    Memory stays at one batch (200,000 rows, 5 MB in, 13 MB out) whatever the run's size;
+    the ranks are counted here in the order PostgreSQL sorted them, as
+    row_number() over (order by propensity desc, customer_id) would.
+    """
+    from psycopg.copy import QueuedLibpqWriter  # writes from its own thread while this one converts
+
+    cuts = np.array([params["a"], params["b"], params["c"]])
+    bands = np.array([b"A", b"B", b"C", b"D"])
+    day = (params["d"] - _POSTGRES_EPOCH).days
+    batch_bytes = RANKED_BATCH_ROWS * _RANKED_ROW.itemsize
+    written = 0
+    pending = bytearray()
+
+    def convert(size: int) -> bytes:
+        nonlocal written
+        rows = np.frombuffer(bytes(pending[:size]), dtype=_RANKED_ROW)
+        del pending[:size]
+        if (rows["fields"] != 2).any() or (rows["id_len"] != 8).any() or (rows["p_len"] != 8).any():
+            raise ScoringError(f"run {params['r']}: unexpected row layout in customer_scores_staging")
+        out = np.empty(len(rows), dtype=_PARTITION_ROW)
+        out["fields"], out["d_len"], out["score_date"] = 7, 4, day
+        out["id_len"], out["customer_id"] = 8, rows["customer_id"]
+        out["r_len"], out["run_id"], out["v_len"], out["model_version"] = 4, params["r"], 4, params["v"]
+        out["p_len"], out["propensity"] = 8, rows["propensity"]
+        ranks = np.arange(written + 1, written + len(rows) + 1)
+        out["k_len"], out["rank"] = 4, ranks
+        out["b_len"], out["band"] = 1, bands[np.searchsorted(cuts, ranks, side="left")]
+        written += len(rows)
+        return out.tobytes()
+
+    with engine.connect() as source, engine.begin() as target:
+        source.execute(text("set local work_mem = '1GB'"))  # the sort of 10M rows in memory
+        reader = source.connection.driver_connection.cursor()
+        writer = target.connection.driver_connection.cursor()
+        header = None
+        with reader.copy("copy (select customer_id, propensity from customer_scores_staging where run_id = %s "
+                         "order by propensity desc, customer_id) to stdout (format binary)", (params["r"],)) as out, \
+                writer.copy(f'copy "{fresh}" (score_date, customer_id, run_id, model_version, propensity, rank, '
+                            "band) from stdin (format binary)", writer=QueuedLibpqWriter(writer)) as into:
+            into.write(_COPY_HEADER)
+            for data in out:
+                pending += data
+                if header is None and len(pending) >= len(_COPY_HEADER):
+                    header = bytes(pending[:len(_COPY_HEADER)])
+                    if header != _COPY_HEADER:
+                        raise ScoringError(f"run {params['r']}: unexpected COPY header {header!r}")
+                    del pending[:len(_COPY_HEADER)]
+                if len(pending) >= batch_bytes:
+                    into.write(convert(batch_bytes))
+            if bytes(pending[-len(_COPY_TRAILER):]) != _COPY_TRAILER:
+                raise ScoringError(f"run {params['r']}: the ranked scores ended early")
+            del pending[-len(_COPY_TRAILER):]
+            if pending:
+                into.write(convert(len(pending)))
+            into.write(_COPY_TRAILER)
+    return written
 
 
 def _scores_partitioned(conn) -> bool:

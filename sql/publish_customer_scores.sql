@@ -10,23 +10,27 @@
 -- commits, then the new ones (a repeatable-read transaction begun before the commit sees
 -- the night as empty: partition swaps are DDL, not MVCC).
 --
--- The fresh table is invisible to readers until it is attached, so it can be built before
--- the publishing transaction and by several sessions at once (publish_run does):
---   1. prepare_customer_scores_partition   creates the empty table (and drops tables left
---                                          by runs that never published);
---   2. fill_customer_scores_partition      one call per session, each inserting every
---                                          n-th rank (10M rows: 26 s in two sessions, 36 s
---                                          in one: per-row WAL, not the sort, is the cost);
+-- The fresh table is invisible to readers until it is attached, so it is built before the
+-- publishing transaction, in committed steps (publish_run does):
+--   1. prepare_customer_scores_partition   creates the empty table, lets the calling login
+--                                          role insert into it, and drops tables left by
+--                                          runs that never published;
+--   2. the rows: publish_run reads the staging in rank order and writes the ranked rows
+--                with binary COPY, which logs a page at a time (10M rows: about 1M rows/s);
+--                fill_customer_scores_partition does it in SQL instead (INSERT ... SELECT
+--                logs every row: 36 s for 10M rows here);
 --   3. index_customer_scores_partition     'key' and 'rank', one session each, at once;
 --   4. publish_customer_scores             checks the table holds the whole run, makes the
---                                          key the primary key, empties the staging, swaps.
+--                                          key the primary key, takes back the insert right,
+--                                          empties the staging, swaps.
 -- Called alone, publish_customer_scores does steps 1 to 3 itself in its own transaction.
 --
 -- SECURITY DEFINER: they run with the rights of the schema owner who ran init-db, so the
 -- pipeline role needs only EXECUTE (sql/roles.sql), never ownership of customer_scores or
--- of the fresh table. The run must be a running run of that date, and the rows come only
--- from its staging. Applied by init-db as one script (the bodies hold semicolons); safe to
--- run again.
+-- of the fresh table (it may insert into it between steps 1 and 4, as it may insert into
+-- customer_scores). The run must be a running run of that date; the table must hold as
+-- many rows as its staging, and its key refuses a customer twice. Applied by init-db as
+-- one script (the bodies hold semicolons); safe to run again.
 
 create or replace function customer_scores_fresh_table(p_run_id integer, p_score_date date)
 returns text
@@ -68,6 +72,10 @@ begin
     execute format('create table %I (like customer_scores including defaults including constraints)', fresh);
     -- Lets ATTACH skip its scan: every row already satisfies the partition bound.
     execute format('alter table %I add constraint %I check (score_date = %L)', fresh, fresh || '_day', p_score_date);
+    -- The pipeline's login role fills it with COPY; publish takes the right back.
+    if session_user <> current_user then
+        execute format('grant insert on %I to %I', fresh, session_user);
+    end if;
     return fresh;
 end;
 $$;
@@ -88,9 +96,9 @@ begin
     if p_parts < 1 or p_part < 0 or p_part >= p_parts then
         raise exception 'part % of % does not exist', p_part, p_parts;
     end if;
-    -- Every session ranks the whole run (a sort of 10M rows takes 1.4 s) and inserts the
-    -- ranks congruent to its part, so each page holds neighbouring ranks: the rank index
-    -- is then built from nearly sorted rows.
+    -- Each part ranks the whole run (a sort of 10M rows takes 1.4 s) and inserts the ranks
+    -- congruent to it, so parts can run in several sessions and each page still holds
+    -- neighbouring ranks: the rank index is then built from nearly sorted rows.
     execute format(
         'insert into %I (score_date, customer_id, run_id, model_version, propensity, rank, band) '
         'select $1, customer_id, $2, $3, propensity, rnk, '
@@ -165,6 +173,9 @@ begin
     end if;
     execute format('alter table %I add constraint %I primary key using index %I', fresh, fresh || '_pkey',
                    fresh || '_key');
+    if session_user <> current_user then
+        execute format('revoke all on %I from %I', fresh, session_user);
+    end if;
     -- The staging rows are no longer needed: emptied here, before the swap's lock.
     lock table customer_scores_staging in access exclusive mode;
     if exists (select 1 from customer_scores_staging where run_id <> p_run_id) then

@@ -294,3 +294,20 @@ def test_postgresql_publish_refuses_a_partly_filled_partition_and_drops_orphans(
         key = conn.execute(text("select pg_get_indexdef(indexrelid) from pg_index where indisprimary "
                                 "and indrelid = to_regclass(:t)"), {"t": f"customer_scores_20261128_run{run.run_id}"})
         assert "(customer_id, score_date)" in key.scalar()
+
+
+def test_postgresql_streamed_ranks_match_sql_ranking_across_batches(pg_trained, monkeypatch):
+    """The partition's rows are ranked while streamed in batches; ranks and bands are SQL's."""
+    from bank_scoring import score
+
+    monkeypatch.setattr(score, "RANKED_BATCH_ROWS", 7)  # 3,000 rows: 429 batches and a short last one
+    run = score_customers(pg_trained, DAY)
+    with pg_trained.connect() as conn:
+        wrong = conn.execute(text(
+            "select count(*) from (select rank, band, row_number() over (order by propensity desc, customer_id) as rn "
+            "from customer_scores where run_id = :r) x where rank <> rn"), {"r": run.run_id}).scalar()
+        bands = conn.execute(text("select band, count(*), min(rank), max(rank) from customer_scores "
+                                  "where run_id = :r group by band order by band"), {"r": run.run_id}).all()
+    assert wrong == 0
+    assert [tuple(b) for b in bands] == [("A", 300, 1, 300), ("B", 600, 301, 900), ("C", 900, 901, 1800),
+                                         ("D", 1200, 1801, 3000)]

@@ -311,3 +311,42 @@ def test_postgresql_streamed_ranks_match_sql_ranking_across_batches(pg_trained, 
     assert wrong == 0
     assert [tuple(b) for b in bands] == [("A", 300, 1, 300), ("B", 600, 301, 900), ("C", 900, 901, 1800),
                                          ("D", 1200, 1801, 3000)]
+
+
+def test_postgresql_copy_out_gives_psycopgs_rows_and_survives_errors(pg_url):
+    """The one-call-per-row COPY reader: same bytes as psycopg's Copy; a failure leaves the session usable."""
+    import psycopg
+
+    from bank_scoring.score import _copy_out
+
+    query = "copy (select x, md5(x::text) from generate_series(1, %s) x) to stdout (format {})"
+    with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql")) as conn:
+        for fmt in ("csv", "binary"):
+            rows: list[bytes] = []
+            _copy_out(conn, query.format(fmt), (20_000,), lambda row, rows=rows: rows.append(bytes(row)))
+            with conn.cursor() as cur, cur.copy(query.format(fmt), (20_000,)) as copy:
+                expected = [bytes(row) for row in copy]
+            assert rows == expected and len(rows) == 20_000 + (0 if fmt == "csv" else 1)  # binary: trailer
+
+        with pytest.raises(psycopg.errors.DivisionByZero):  # the server fails half way through
+            _copy_out(conn, "copy (select 1 / (5000 - x) from generate_series(1, 10000) x) to stdout", (), len)
+        conn.rollback()
+        assert conn.execute("select 1").fetchone() == (1,)
+
+        seen = []
+
+        def sink(row) -> None:  # the client fails half way through
+            seen.append(row)
+            if len(seen) == 1000:
+                raise RuntimeError("disk full")
+
+        with pytest.raises(RuntimeError, match="disk full"):
+            _copy_out(conn, query.format("csv"), (1_000_000,), sink)
+        conn.rollback()
+        assert len(seen) == 1000
+        assert conn.execute("select 2").fetchone() == (2,)
+
+        with pytest.raises(psycopg.errors.UndefinedTable):  # refused before any row
+            _copy_out(conn, "copy (select * from no_such_table) to stdout", (), len)
+        conn.rollback()
+        assert conn.execute("select 3").fetchone() == (3,)

@@ -20,7 +20,9 @@ import resource
 import select
 import struct
 import time
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 
 import numpy as np
@@ -578,12 +580,10 @@ RANKED_BATCH_ROWS = 200_000
 def _copy_ranked_scores(engine: Engine, fresh: str, params: dict) -> int:
     """Stream the run's staging rows, best first, into ``fresh``: one session reads, one writes.
 
-    Memory stays at one batch (200,000 rows, 5 MB in, 13 MB out) whatever the run's size;
+    Memory stays at a few batches (200,000 rows: 5 MB in, 13 MB out) whatever the run's size;
     the ranks are counted here in the order PostgreSQL sorted them, as
     row_number() over (order by propensity desc, customer_id) would.
     """
-    from psycopg.copy import QueuedLibpqWriter  # writes from its own thread while this one converts
-
     cuts = np.array([params["a"], params["b"], params["c"]])
     bands = np.array([b"A", b"B", b"C", b"D"])
     day = (params["d"] - _POSTGRES_EPOCH).days
@@ -618,28 +618,42 @@ def _copy_ranked_scores(engine: Engine, fresh: str, params: dict) -> int:
             del pending[:header]
             header = 0
 
+    in_flight: deque = deque()
+
+    def send(data: bytes) -> None:
+        # One sending thread writes the batches in order while this one reads and converts;
+        # at most two batches wait for it, so memory does not grow when the server is slower.
+        in_flight.append(sender.submit(into.write, data))
+        while len(in_flight) > 2:
+            in_flight.popleft().result()
+
     def take(row) -> None:  # called once per row: kept short
         pending.extend(row)
         if len(pending) >= batch_bytes + header:
             strip_header()
-            into.write(convert(batch_bytes))
+            send(convert(batch_bytes))
 
-    with engine.connect() as source, engine.begin() as target:
+    with engine.connect() as source, engine.begin() as target, ThreadPoolExecutor(1) as sender:
         source.execute(text("set local work_mem = '1GB'"))  # the sort of 10M rows in memory
         writer = target.connection.driver_connection.cursor()
         with writer.copy(f'copy "{fresh}" (score_date, customer_id, run_id, model_version, propensity, rank, '
-                         "band) from stdin (format binary)", writer=QueuedLibpqWriter(writer)) as into:
-            into.write(_COPY_HEADER)
-            _copy_out(source.connection.driver_connection,
-                      "copy (select customer_id, propensity from customer_scores_staging where run_id = %s "
-                      "order by propensity desc, customer_id) to stdout (format binary)", (params["r"],), take)
-            strip_header()
-            if bytes(pending[-len(_COPY_TRAILER):]) != _COPY_TRAILER:
-                raise ScoringError(f"run {params['r']}: the ranked scores ended early")
-            del pending[-len(_COPY_TRAILER):]
-            if pending:
-                into.write(convert(len(pending)))
-            into.write(_COPY_TRAILER)
+                         "band) from stdin (format binary)") as into:
+            try:
+                send(_COPY_HEADER)
+                _copy_out(source.connection.driver_connection,
+                          "copy (select customer_id, propensity from customer_scores_staging where run_id = %s "
+                          "order by propensity desc, customer_id) to stdout (format binary)", (params["r"],), take)
+                strip_header()
+                if bytes(pending[-len(_COPY_TRAILER):]) != _COPY_TRAILER:
+                    raise ScoringError(f"run {params['r']}: the ranked scores ended early")
+                del pending[-len(_COPY_TRAILER):]
+                if pending:
+                    send(convert(len(pending)))
+                send(_COPY_TRAILER)
+                while in_flight:
+                    in_flight.popleft().result()  # raises a failed write
+            finally:  # on any failure nothing is still writing when the COPY is ended
+                wait_for(in_flight)
     return written
 
 

@@ -483,25 +483,19 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
     if profile is not None:
         profile["publish: check counts"] = time.perf_counter() - clock
     model = registry.load_model(registry.get_version(engine, run.model_version))  # once, for both steps
+    explain_run(engine, run_id, reason_rows, model=model)
+    drift, alert = _run_drift(engine, run_id, as_date(run.score_date), run.model_version, model)
+    if profile is not None:
+        profile["publish: reason codes"] = time.perf_counter() - clock - profile["publish: check counts"]
+    clock = time.perf_counter()
     cut = _band_cuts(scored)
     score_date = as_date(run.score_date)
     params = {"d": score_date, "r": run_id, "v": run.model_version, "a": cut[0], "b": cut[1], "c": cut[2]}
     with engine.connect() as conn:
         partitioned = _scores_partitioned(conn)
-    with ThreadPoolExecutor(1) as builder:
-        # On PostgreSQL the night's table is built by the server while this thread writes the
-        # reason codes and drift figures (sort first: a core would otherwise wait).
-        # Leaving this block waits for the build, also when a line below fails (a table left
-        # unattached by a failure is dropped by the next run's prepare).
-        build = builder.submit(_build_partition, engine, params, profile) if partitioned else None
+    if partitioned:
+        _build_partition(engine, params, profile)
         clock = time.perf_counter()
-        explain_run(engine, run_id, reason_rows, model=model)
-        drift, alert = _run_drift(engine, run_id, score_date, run.model_version, model)
-        if profile is not None:
-            profile["publish: reason codes" + (" (beside the build)" if build else "")] = time.perf_counter() - clock
-    if build is not None:
-        build.result()
-    clock = time.perf_counter()
     with engine.begin() as conn:
         if partitioned:
             # Checks the night's table holds the whole run and swaps it in (sql/publish_customer_scores.sql).

@@ -270,11 +270,12 @@ def night_profile(model, score_date: dt.date) -> dict | None:
 def _copy_out(dbapi_conn, query: str, params, sink) -> None:
     """Run ``COPY (query) TO STDOUT ...`` and hand each row's bytes to ``sink``, one libpq call per row.
 
-    The server sends one message per row. psycopg's Copy iterates over them at about
-    1.3 µs per row in Python (five calls deep), which was the whole time of reading 10M
-    ranked scores; here each row costs one call into libpq (psycopg's C binding) and one
-    to ``sink``. The statement is bound client-side (COPY takes no server parameters), and
-    runs in the connection's current transaction, if any.
+    The server sends one message per row, and psycopg's Copy iterator goes five Python
+    calls deep for each; here each row costs one call into libpq (psycopg's C binding) and
+    one to ``sink``. Reading 1M customers in 50,000-row chunks took 1.47 s of this
+    process's CPU through the iterator, 1.00 s here. The statement is bound client-side
+    (COPY takes no server parameters) and runs in the connection's current transaction,
+    if any.
     """
     import psycopg
     from psycopg import pq

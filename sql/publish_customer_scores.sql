@@ -16,7 +16,10 @@
 --                                          role insert into it, and drops tables left by
 --                                          runs that never published;
 --   2. the rows: publish_run reads the staging in rank order and writes the ranked rows
---                with binary COPY, which logs a page at a time (10M rows: about 1M rows/s);
+--                with binary COPY, which logs a page at a time (10M rows: about 1M rows/s),
+--                in the transaction that ran step 1, so COPY FREEZE writes them frozen and
+--                all-visible (a later vacuum of a 10M night would rewrite its 651 MB and
+--                log 692 MB of WAL to get there);
 --                fill_customer_scores_partition does it in SQL instead (INSERT ... SELECT
 --                logs every row: 36 s for 10M rows here);
 --   3. index_customer_scores_partition     'key' and 'rank', one session each, at once;

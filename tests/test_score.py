@@ -31,6 +31,11 @@ def scalar(engine, sql, **params):
         return conn.execute(text(sql), params).scalar()
 
 
+def scalar_row(engine, sql, **params):
+    with engine.connect() as conn:
+        return tuple(conn.execute(text(sql), params).one())
+
+
 def add_bad_customers(engine):
     rows = [
         (900001, None, "technician", "single"), (900002, -1, "technician", "single"),
@@ -237,6 +242,10 @@ def test_postgresql_publishes_each_night_as_its_own_partition(pg_trained):
             {"r": second.run_id}))
     assert "customer_scores_20261128_run" in plan and "Index Scan" in plan
     assert scalar(engine, "select count(*) from agent_worklist") > 0
+    # written frozen (COPY FREEZE): no page is left for a later vacuum to rewrite
+    pages, visible = scalar_row(engine, "select relpages, relallvisible from pg_class where oid = to_regclass(:t)",
+                                t=f"customer_scores_20261128_run{second.run_id}")
+    assert pages > 0 and visible == pages
 
 
 def test_postgresql_table_from_before_partitioning_still_publishes(pg_url, model_dir):

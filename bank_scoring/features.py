@@ -64,6 +64,8 @@ def feature_frame(rows: pd.DataFrame, contact_month: str | pd.Series, contact_da
     for col in CATEGORICAL:
         if col == "contact_month":
             out[col] = contact_month if isinstance(contact_month, str) else contact_month.values
+        elif isinstance(rows[col].dtype, pd.CategoricalDtype):
+            out[col] = rows[col]  # the nightly reader's: each distinct value is looked at once downstream
         else:
             out[col] = rows[col].astype("object")
     for col in BOOLEAN:
@@ -140,7 +142,7 @@ class CategoryCodes(TransformerMixin, BaseEstimator):
         out = np.empty((len(X), len(self.categories_) + len(self.passthrough_)), dtype=np.float64)
         for i, (col, cats) in enumerate(self.categories_.items()):
             # Factorize the chunk (a few distinct values), then look up each distinct value once.
-            codes, distinct = pd.factorize(X[col], use_na_sentinel=True)
+            codes, distinct = factorize(X[col])
             known = cats.get_indexer(distinct).astype(np.float64)
             known[known < 0] = np.nan
             out[:, i] = np.where(codes < 0, np.nan, known[codes] if len(known) else np.nan)
@@ -150,3 +152,14 @@ class CategoryCodes(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray([*self.categories_, *self.passthrough_], dtype=object)
+
+
+def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 for missing) and the distinct values they stand for.
+
+    A categorical column has them already, a text column is hashed once.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    return codes, pd.Index(distinct)

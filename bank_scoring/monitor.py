@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from bank_scoring.features import BOOLEAN, CUSTOMER_CATEGORICAL, NUMERIC
+from bank_scoring.features import BOOLEAN, CUSTOMER_CATEGORICAL, NUMERIC, factorize
 
 DRIFT_THRESHOLD = 0.2
 MONITORED = CUSTOMER_CATEGORICAL + BOOLEAN + NUMERIC
@@ -70,7 +70,7 @@ def _count(spec: dict, values: pd.Series) -> list[int]:
     known = spec["values"]
     # Factorize, then name each distinct value once: a chunk has a handful of distinct
     # values, and turning every row into text cost more than scoring it.
-    codes, distinct = pd.factorize(pd.Series(values), use_na_sentinel=True)
+    codes, distinct = factorize(pd.Series(values))
     per_distinct = np.bincount(codes[codes >= 0], minlength=len(distinct))
     slots = pd.Index(known).get_indexer([str(v) for v in distinct])  # -1 for an unseen category
     counts = np.zeros(len(known), dtype=np.int64)

@@ -70,3 +70,20 @@ def test_unknown_year_is_missing_not_zero():
     X, _ = calls(10)
     assert feature_frame(X, "may", 5, None)["contact_year"].isna().all()
     assert (feature_frame(X, "may", 5, pd.Series([2009] * 10))["contact_year"] == 2009.0).all()
+
+
+@pytest.mark.parametrize("estimator", ["hist_gradient_boosting", "random_forest", "logistic_regression"])
+def test_categorical_columns_score_exactly_as_text_columns(estimator):
+    """The nightly PostgreSQL reader gives categorical columns; every model must see the same input."""
+    X, rows = calls(3000)
+    model = build_pipeline(estimator, seed=0).fit(X, rows["is_subscribed"].astype(int))
+    tonight = rows.head(500).copy()
+    tonight.loc[tonight.index[:3], "job"] = ["astronaut", None, "NA"]  # unseen, missing, a value that reads like NA
+    text_frame = feature_frame(tonight, "nov", 28, 2026)
+    categorical = tonight.astype({c: "category" for c in CATEGORICAL if c in tonight and c != "contact_month"})
+    category_frame = feature_frame(categorical, "nov", 28, 2026)
+    assert isinstance(category_frame["job"].dtype, pd.CategoricalDtype)  # kept, not turned back into text
+    np.testing.assert_array_equal(model.predict_proba(category_frame), model.predict_proba(text_frame))
+    if estimator == "hist_gradient_boosting":
+        codes = model.named_steps["encode"]
+        np.testing.assert_array_equal(codes.transform(category_frame), codes.transform(text_frame))

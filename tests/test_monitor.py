@@ -30,6 +30,9 @@ def test_psi_is_zero_for_the_same_population_and_large_for_a_shifted_one():
 def test_unseen_categories_and_missing_values_have_their_own_bins():
     spec = {"kind": "category", "values": ["a", "b"]}
     assert monitor._count(spec, pd.Series(["a", "b", "b", "zz", None])) == [1, 2, 1, 1]
+    # a categorical column (the nightly reader's) counts the same, unused categories included
+    values = pd.Series(pd.Categorical(["a", "b", "b", "zz", None], categories=["zz", "b", "a", "unused"]))
+    assert monitor._count(spec, values) == [1, 2, 1, 1]
 
 
 def test_shifted_customers_raise_the_drift_flag(loaded_engine, model_dir, caplog):

@@ -9,7 +9,7 @@ import logging
 import sys
 
 from bank_scoring import __version__
-from bank_scoring.config import load_settings
+from bank_scoring.config import DEFAULT_CHUNK_ROWS, load_settings
 
 log = logging.getLogger("bank_scoring")
 
@@ -390,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "publish the run for agents in one transaction. Rerunning a date replaces it.")
     p.add_argument("--date", type=_date, required=True, help="score date, YYYY-MM-DD or 'today'")
     p.add_argument("--partitions", type=_positive, help="customer-id ranges (default $BANK_SCORING_PARTITIONS or 2)")
-    p.add_argument("--chunk-rows", type=_positive, help="customers read at a time (default 50000)")
+    p.add_argument("--chunk-rows", type=_positive,
+                   help=f"customers read at a time (default $BANK_SCORING_CHUNK_ROWS or {DEFAULT_CHUNK_ROWS})")
     p.add_argument("--model-version", type=_positive, help="score with this version instead of the champion")
     p.add_argument("--workers", type=_positive,
                    help="processes scoring partitions at once (default 1; use the number of cores)")

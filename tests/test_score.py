@@ -381,3 +381,67 @@ def test_postgresql_copy_out_gives_psycopgs_rows_and_survives_errors(pg_url):
         conn.rollback()
         assert conn.execute("select 3").fetchone() == (3,)
 
+
+def test_sqlite_csv_reader_gives_what_the_row_reader_gives_on_awkward_values(sqlite_engine, monkeypatch):
+    """Commas, quotes and newlines in text, NULL and blank fields, 'NA', text in a number
+    column, a fraction: the CSV built by SQLite reads back to the same validation and features."""
+    import pandas as pd
+
+    from bank_scoring import score
+    from bank_scoring.features import feature_frame
+    from bank_scoring.validate import customer_reject_reasons
+
+    rows = [
+        (1, 40, "technician", "single", "secondary", 0, 100, 1, 0, "cellular", 1, -1, 0, "unknown"),
+        (2, 41, 'sales, "senior"\nteam', "married", "tertiary", 1, -5, 0, 1, "telephone", 2, 90, 3, "success"),
+        (3, 42, None, "", "  ", 0, 7, None, 0, "cellular", 0, -1, 0, "failure"),
+        (4, 43, "NA", "single", "primary", 0, "a,b", 1, 0, "unknown", 1, -1, 0, "other"),
+        (5, 40.5, "(NULL)", "divorced", "unknown", 0, 999_999_999, 1, 0, "cellular", 3, 5, 1, "unknown"),
+        (6, None, "retired", "married", None, None, None, 0, 0, None, None, None, None, None),
+    ]
+    with sqlite_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "insert into customers (customer_id, age, job, marital, education, has_credit_default, balance, "
+            "has_housing_loan, has_personal_loan, contact_channel, campaign, pdays, previous_contacts, "
+            "previous_outcome) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def read(reader):
+        with sqlite_engine.connect() as conn:
+            return reader(conn).sort_values("customer_id").reset_index(drop=True)
+
+    def via_rows(conn):
+        return score._read_rows_sqlite(conn.connection.driver_connection, 0, 10, 100)
+
+    by_rows = read(via_rows)
+    monkeypatch.setattr(score, "_read_rows_sqlite", None)  # the CSV path must not fall back here
+    by_csv = read(lambda conn: score._read_chunk_sqlite(conn, 0, 10, 100))
+    assert by_csv["customer_id"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert by_csv.loc[1, "job"] == 'sales, "senior"\nteam' and by_csv.loc[4, "job"] == "(NULL)"
+    assert by_csv.loc[3, "job"] == "NA"
+    reasons = customer_reject_reasons(by_csv)
+    assert reasons.tolist() == customer_reject_reasons(by_rows).tolist()
+    assert "balance is not a number: a,b" in reasons[3] and "marital is missing" in reasons[2]
+    good = (reasons == "").to_numpy()
+    assert good.tolist() == [True, True, False, False, True, False]
+
+    def features(frame):
+        out = feature_frame(frame[good], "nov", 28, 2026)
+        return out.astype({c: object for c in out.columns if isinstance(out[c].dtype, pd.CategoricalDtype)})
+
+    pd.testing.assert_frame_equal(features(by_csv), features(by_rows), check_dtype=False)
+
+
+def test_sqlite_reader_falls_back_to_rows_for_values_that_are_not_text(sqlite_engine):
+    from bank_scoring import score
+
+    with sqlite_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "insert into customers (customer_id, age, job, marital, education, has_credit_default, balance, "
+            "has_housing_loan, has_personal_loan, contact_channel, campaign, pdays, previous_contacts, "
+            "previous_outcome) values (1, 40, ?, 'single', 'secondary', 0, 100, 1, 0, 'cellular', 1, -1, 0, "
+            "'unknown'), (2, 40, 'retired', 'single', 'secondary', 0, 100, 1, 0, 'cellular', 1, -1, 0, "
+            "'unknown')", (b"\xff\xfe",))
+    with sqlite_engine.connect() as conn:
+        frame = score._read_chunk_sqlite(conn, 0, 10, 100)
+    assert frame["customer_id"].tolist() == [1, 2]
+    assert frame["job"].tolist() == [b"\xff\xfe", "retired"]

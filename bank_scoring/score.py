@@ -420,11 +420,14 @@ def _write_scores_sqlite(conn, run_id: int, ids: np.ndarray, propensity: np.ndar
 
 
 
-def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, model=None) -> int:
+def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, model=None,
+                best: list[int] | None = None) -> int:
     """Reason codes for the ``rows`` best-scored customers of a running run; safe to rerun.
 
     Uses the run's own model and the score date's call month and day, so a reason is
-    exactly what moved that customer's published score. Returns how many were explained.
+    exactly what moved that customer's published score. ``best``, the run's customer ids
+    best first when the caller has them, saves looking them up in the staging. Returns
+    how many were explained.
     """
     from sqlalchemy import bindparam
 
@@ -432,9 +435,11 @@ def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, mo
 
     with engine.connect() as conn:
         run = _run_row(conn, run_id)
-        top = conn.execute(text("select customer_id from customer_scores_staging where run_id = :r "
-                                "order by propensity desc, customer_id limit :n"), {"r": run_id, "n": rows}).all()
-    ids = [int(r.customer_id) for r in top]
+        if best is None:
+            best = [int(r.customer_id) for r in conn.execute(text(
+                "select customer_id from customer_scores_staging where run_id = :r "
+                "order by propensity desc, customer_id limit :n"), {"r": run_id, "n": rows})]
+    ids = best[:rows]
     with engine.begin() as conn:
         conn.execute(text("delete from score_reasons where run_id = :r"), {"r": run_id})
     if not ids:
@@ -524,19 +529,27 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
     if profile is not None:
         profile["publish: check counts"] = time.perf_counter() - clock
     model = registry.load_model(registry.get_version(engine, run.model_version))  # once, for both steps
-    explain_run(engine, run_id, reason_rows, model=model)
-    drift, alert = _run_drift(engine, run_id, as_date(run.score_date), run.model_version, model)
-    if profile is not None:
-        profile["publish: reason codes"] = time.perf_counter() - clock - profile["publish: check counts"]
-    clock = time.perf_counter()
+    found: dict = {}
+
+    def reasons_and_drift(best: list[int] | None = None) -> None:
+        started = time.perf_counter()
+        explain_run(engine, run_id, reason_rows, model=model, best=best)
+        found["drift"] = _run_drift(engine, run_id, as_date(run.score_date), run.model_version, model)
+        if profile is not None:
+            profile["publish: reason codes" + (" (beside the indexes)" if best is not None else "")] = \
+                time.perf_counter() - started
+
     cut = _band_cuts(scored)
     score_date = as_date(run.score_date)
     params = {"d": score_date, "r": run_id, "v": run.model_version, "a": cut[0], "b": cut[1], "c": cut[2]}
     with engine.connect() as conn:
         partitioned = _scores_partitioned(conn)
-    if partitioned:
-        _build_partition(engine, params, profile)
-        clock = time.perf_counter()
+    if partitioned:  # the best customers come from the ranked stream; explained while the indexes build
+        _build_partition(engine, params, profile, reason_rows, reasons_and_drift)
+    else:
+        reasons_and_drift()
+    drift, alert = found["drift"]
+    clock = time.perf_counter()
     with engine.begin() as conn:
         if partitioned:
             # Checks the night's table holds the whole run and swaps it in (sql/publish_customer_scores.sql).
@@ -599,7 +612,7 @@ def _insert_ranked_sqlite(conn, params: dict) -> None:
     conn.exec_driver_sql("drop table temp.ranked_scores")
 
 
-def _build_partition(engine: Engine, params: dict, profile: dict | None) -> None:
+def _build_partition(engine: Engine, params: dict, profile: dict | None, keep: int, while_indexing) -> None:
     """Tonight's customer_scores partition: ranked, filled by binary COPY, then indexed by two sessions at once.
 
     The table stays invisible to readers until publish_customer_scores attaches it, so it
@@ -607,20 +620,26 @@ def _build_partition(engine: Engine, params: dict, profile: dict | None) -> None
     run's prepare drops. An INSERT ... SELECT writes a log record per row (10M rows: 36 s
     in one session, 30 s in two); COPY writes one per page, so the ranked rows are read
     from the staging in rank order and copied in (about 1M rows/s), a batch at a time.
-    The table is created in the COPY's transaction, so the rows go in frozen.
+    The table is created in the COPY's transaction, so the rows go in frozen. While the
+    server builds the indexes, ``while_indexing`` gets the ``keep`` best customer ids.
     """
     def call(sql: str, extra: dict | None = None):
         with engine.begin() as conn:
             return conn.execute(text(sql), {**params, **(extra or {})}).scalar()
 
     clock = time.perf_counter()
-    fresh, inserted = _copy_ranked_scores(engine, params)
+    fresh, inserted, best = _copy_ranked_scores(engine, params, keep)
     if profile is not None:
         profile["publish: rank and fill"] = time.perf_counter() - clock
     clock = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:  # the key and the rank index side by side
-        for done in [pool.submit(call, "select index_customer_scores_partition(:r, :d, :i)", {"i": i})
-                     for i in ("key", "rank")]:
+        builds = [pool.submit(call, "select index_customer_scores_partition(:r, :d, :i)", {"i": i})
+                  for i in ("key", "rank")]
+        try:
+            while_indexing(best)
+        finally:
+            wait_for(builds)
+        for done in builds:
             done.result()
     if profile is not None:
         profile["publish: build indexes"] = time.perf_counter() - clock
@@ -639,8 +658,10 @@ _POSTGRES_EPOCH = dt.date(2000, 1, 1)  # binary dates are days since
 RANKED_BATCH_ROWS = 200_000
 
 
-def _copy_ranked_scores(engine: Engine, params: dict) -> tuple[str, int]:
-    """Create tonight's table and stream the run's staging rows into it, best first; returns its name and rows.
+def _copy_ranked_scores(engine: Engine, params: dict, keep: int = 0) -> tuple[str, int, list[int]]:
+    """Create tonight's table and stream the run's staging rows into it, best first.
+
+    Returns the table's name, its rows, and the ``keep`` best customer ids.
 
     One session reads; the other creates the table and fills it in one transaction, with
     COPY FREEZE: the rows are written frozen and the pages all-visible, so no vacuum has
@@ -655,6 +676,7 @@ def _copy_ranked_scores(engine: Engine, params: dict) -> tuple[str, int]:
     day = (params["d"] - _POSTGRES_EPOCH).days
     batch_bytes = RANKED_BATCH_ROWS * _RANKED_ROW.itemsize
     written = 0
+    best: list[int] = []
     pending = bytearray()
 
     def convert(size: int) -> bytes:
@@ -668,6 +690,8 @@ def _copy_ranked_scores(engine: Engine, params: dict) -> tuple[str, int]:
         out["id_len"], out["customer_id"] = 8, rows["customer_id"]
         out["r_len"], out["run_id"], out["v_len"], out["model_version"] = 4, params["r"], 4, params["v"]
         out["p_len"], out["propensity"] = 8, rows["propensity"]
+        if written < keep:
+            best.extend(rows["customer_id"][:keep - written].tolist())
         ranks = np.arange(written + 1, written + len(rows) + 1)
         out["k_len"], out["rank"] = 4, ranks
         out["b_len"], out["band"] = 1, bands[np.searchsorted(cuts, ranks, side="left")]
@@ -721,7 +745,7 @@ def _copy_ranked_scores(engine: Engine, params: dict) -> tuple[str, int]:
                 wait_for(in_flight)
             for done in in_flight:
                 done.result()  # raises a failed write
-    return fresh, written
+    return fresh, written, best
 
 
 def _scores_partitioned(conn) -> bool:

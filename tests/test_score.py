@@ -331,14 +331,18 @@ def test_postgresql_streamed_ranks_match_sql_ranking_across_batches(pg_trained, 
     from bank_scoring import score
 
     monkeypatch.setattr(score, "RANKED_BATCH_ROWS", 7)  # 3,000 rows: 429 batches and a short last one
-    run = score_customers(pg_trained, DAY)
+    run = score_customers(pg_trained, DAY, reason_rows=10)  # the best ten, taken from the first two batches
     with pg_trained.connect() as conn:
+        explained = set(conn.execute(text("select customer_id from score_reasons where run_id = :r"),
+                                     {"r": run.run_id}).scalars())
+        best = set(conn.execute(text("select customer_id from customer_scores where run_id = :r and rank <= 10"),
+                                {"r": run.run_id}).scalars())
         wrong = conn.execute(text(
             "select count(*) from (select rank, band, row_number() over (order by propensity desc, customer_id) as rn "
             "from customer_scores where run_id = :r) x where rank <> rn"), {"r": run.run_id}).scalar()
         bands = conn.execute(text("select band, count(*), min(rank), max(rank) from customer_scores "
                                   "where run_id = :r group by band order by band"), {"r": run.run_id}).all()
-    assert wrong == 0
+    assert wrong == 0 and len(best) == 10 and explained == best
     assert [tuple(b) for b in bands] == [("A", 300, 1, 300), ("B", 600, 301, 900), ("C", 900, 901, 1800),
                                          ("D", 1200, 1801, 3000)]
 

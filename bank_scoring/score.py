@@ -526,6 +526,10 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
                      "(customers removed or replaced during the run, or a partition ran twice at once)")
         mark_failed(engine, run_id, error)
         raise ScoringError(f"run {run_id}: {error}; nothing was published")
+    with engine.begin() as conn:  # the checked counts; publish_customer_scores compares the night's table with them
+        conn.execute(text("update scoring_runs set customers_total = :t, customers_scored = :s, "
+                          "customers_rejected = :j where run_id = :r"),
+                     {"t": total, "s": scored, "j": rejected, "r": run_id})
     if profile is not None:
         profile["publish: check counts"] = time.perf_counter() - clock
     model = registry.load_model(registry.get_version(engine, run.model_version))  # once, for both steps

@@ -326,6 +326,29 @@ def test_postgresql_publish_refuses_a_partly_filled_partition_and_drops_orphans(
         assert "(customer_id, score_date)" in key.scalar()
 
 
+def test_postgresql_publish_keeps_a_running_nights_staging_and_empties_the_rest(pg_trained):
+    """Publishing empties the staging of everything but a night still running elsewhere."""
+    engine = pg_trained
+    other = start_run(engine, DAY + dt.timedelta(days=1))  # another night, still being scored
+    (lo, hi), = plan_partitions(engine, 1)
+    score_partition(engine, other, lo, hi)
+    mark_failed(engine, other, "test")  # its rows are garbage now...
+    with engine.begin() as conn:  # ...as if the failure had not removed them
+        conn.execute(text("insert into customer_scores_staging (run_id, customer_id, propensity) "
+                          "values (:r, 1, 0.5), (:r, 2, 0.5)"), {"r": other})
+    score_customers(engine, DAY)
+    assert scalar(engine, "select count(*) from customer_scores_staging") == 0
+
+    running = start_run(engine, DAY + dt.timedelta(days=2))
+    score_partition(engine, running, lo, hi)
+    run = score_customers(engine, DAY)
+    assert run.status == "published" and run.customers_scored == 3000
+    assert scalar(engine, "select count(*) from customer_scores_staging where run_id = :r", r=running) == 3000
+    assert scalar(engine, "select count(*) from customer_scores_staging") == 3000
+    publish_run(engine, running)  # and it publishes whole later
+    assert scalar(engine, "select count(*) from customer_scores where run_id = :r", r=running) == 3000
+
+
 def test_postgresql_streamed_ranks_match_sql_ranking_across_batches(pg_trained, monkeypatch):
     """The partition's rows are ranked while streamed in batches; ranks and bands are SQL's."""
     from bank_scoring import score

@@ -429,6 +429,14 @@ def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, mo
     best first when the caller has them, saves looking them up in the staging. Returns
     how many were explained.
     """
+    found = _reason_rows(engine, run_id, rows, model, best)
+    with engine.begin() as conn:
+        _write_reasons(conn, run_id, found)
+    return len(found)
+
+
+def _reason_rows(engine: Engine, run_id: int, rows: int, model=None, best: list[int] | None = None) -> list[dict]:
+    """The score_reasons rows of explain_run, computed without writing anything."""
     from sqlalchemy import bindparam
 
     from bank_scoring.explain import reason_codes, reference_values
@@ -440,10 +448,8 @@ def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, mo
                 "select customer_id from customer_scores_staging where run_id = :r "
                 "order by propensity desc, customer_id limit :n"), {"r": run_id, "n": rows})]
     ids = best[:rows]
-    with engine.begin() as conn:
-        conn.execute(text("delete from score_reasons where run_id = :r"), {"r": run_id})
     if not ids:
-        return 0
+        return []
     if model is None:
         model = registry.load_model(registry.get_version(engine, run.model_version))
     score_date = as_date(run.score_date)
@@ -462,13 +468,16 @@ def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, mo
         reference = reference_values(feature_frame(sample, month_name(score_date), score_date.day,
                                                    score_date.year))
     reasons = reason_codes(model, features, reference)
-    with engine.begin() as conn:
+    return [{"r": run_id, "c": cid, **dict(zip("abd", (*why, None, None, None)[:3], strict=True))}
+            for cid, why in zip(ids, reasons, strict=True)]
+
+
+def _write_reasons(conn, run_id: int, found: list[dict]) -> None:
+    conn.execute(text("delete from score_reasons where run_id = :r"), {"r": run_id})
+    if found:
         conn.execute(text("insert into score_reasons (run_id, customer_id, reason_1, reason_2, reason_3) "
-                          "values (:r, :c, :a, :b, :d)"),
-                     [{"r": run_id, "c": cid, **dict(zip("abd", (*why, None, None, None)[:3], strict=True))}
-                      for cid, why in zip(ids, reasons, strict=True)])
-    log.info("run %s: reason codes for the top %s customers", run_id, len(ids))
-    return len(ids)
+                          "values (:r, :c, :a, :b, :d)"), found)
+    log.info("run %s: reason codes for the top %s customers", run_id, len(found))
 
 
 def _run_drift(engine: Engine, run_id: int, score_date: dt.date, model_version: int, model):
@@ -536,51 +545,58 @@ def publish_run(engine: Engine, run_id: int, profile: dict | None = None,
     found: dict = {}
 
     def reasons_and_drift(best: list[int] | None = None) -> None:
+        # Computed beside the server's (or SQLite's) work on the night's rows: a read of
+        # the staging and 5,000 customers, then Python. Written with the night.
         started = time.perf_counter()
-        explain_run(engine, run_id, reason_rows, model=model, best=best)
+        found["reasons"] = _reason_rows(engine, run_id, reason_rows, model, best)
         found["drift"] = _run_drift(engine, run_id, as_date(run.score_date), run.model_version, model)
         if profile is not None:
-            profile["publish: reason codes" + (" (beside the indexes)" if best is not None else "")] = \
-                time.perf_counter() - started
+            profile["publish: reasons, beside"] = time.perf_counter() - started
 
     cut = _band_cuts(scored)
     score_date = as_date(run.score_date)
     params = {"d": score_date, "r": run_id, "v": run.model_version, "a": cut[0], "b": cut[1], "c": cut[2]}
     with engine.connect() as conn:
         partitioned = _scores_partitioned(conn)
-    if partitioned:  # the best customers come from the ranked stream; explained while the indexes build
-        _build_partition(engine, params, profile, reason_rows, reasons_and_drift)
-    else:
-        reasons_and_drift()
-    drift, alert = found["drift"]
-    clock = time.perf_counter()
-    with engine.begin() as conn:
-        if partitioned:
-            # Checks the night's table holds the whole run and swaps it in (sql/publish_customer_scores.sql).
-            conn.execute(text("select publish_customer_scores(:r, :d, :v, :a, :b, :c)"), params)
-        else:  # SQLite, or a customer_scores created before it was partitioned
-            conn.execute(text("delete from customer_scores where score_date = :d"), {"d": score_date})
-            if conn.dialect.name == "sqlite":
-                _insert_ranked_sqlite(conn, params)
-            else:  # rank 10M rows in memory, not in temporary files
-                conn.execute(text("set local work_mem = '1GB'"))
-                conn.execute(text(_INSERT_RANKED.format(ranked=_RANKED)), params)
-            _discard_staging(conn, run_id)  # the function above empties the staging itself
-        if profile is not None:
-            profile["publish: swap in" if partitioned else "publish: rank and insert"] = time.perf_counter() - clock
-        conn.execute(text("update scoring_runs set status = 'superseded' where score_date = :d "
-                          "and status = 'published' and run_id <> :r"), {"d": score_date, "r": run_id})
-        now = _utcnow()
-        conn.execute(text("update scoring_runs set status = 'published', published_at = :now, seconds = :secs, "
-                          "customers_total = :t, customers_scored = :s, customers_rejected = :j, max_psi = :psi, "
-                          "drift_alert = :alert where run_id = :r"),
-                     {"t": scored + rejected, "s": scored, "j": rejected, "r": run_id, "now": now,
-                      "secs": (now - _as_datetime(run.started_at)).total_seconds(),
-                      "psi": max(drift.values()) if drift else None, "alert": alert})
-        conn.execute(text("delete from run_drift where run_id = :r"), {"r": run_id})
-        if drift:
-            conn.execute(text("insert into run_drift (run_id, feature, psi) values (:r, :f, :p)"),
-                         [{"r": run_id, "f": name, "p": value} for name, value in drift.items()])
+    with ThreadPoolExecutor(1) as aside:
+        if partitioned:  # the best customers come from the ranked stream, explained while the indexes build
+            _build_partition(engine, params, profile, reason_rows, reasons_and_drift)
+        else:  # explained while the night's rows are ranked and inserted
+            beside = aside.submit(reasons_and_drift)
+        clock = time.perf_counter()
+        with engine.begin() as conn:
+            if partitioned:
+                _write_reasons(conn, run_id, found["reasons"])  # before the swap takes its lock
+                # Checks the night's table holds the whole run and swaps it in (sql/publish_customer_scores.sql).
+                conn.execute(text("select publish_customer_scores(:r, :d, :v, :a, :b, :c)"), params)
+            else:  # SQLite, or a customer_scores created before it was partitioned
+                conn.execute(text("delete from customer_scores where score_date = :d"), {"d": score_date})
+                if conn.dialect.name == "sqlite":
+                    _insert_ranked_sqlite(conn, params)
+                else:  # rank 10M rows in memory, not in temporary files
+                    conn.execute(text("set local work_mem = '1GB'"))
+                    conn.execute(text(_INSERT_RANKED.format(ranked=_RANKED)), params)
+                _discard_staging(conn, run_id)  # the function above empties the staging itself
+            if profile is not None:
+                profile["publish: swap in" if partitioned else "publish: rank and insert"] = \
+                    time.perf_counter() - clock
+            if not partitioned:
+                beside.result()
+                _write_reasons(conn, run_id, found["reasons"])
+            drift, alert = found["drift"]
+            conn.execute(text("update scoring_runs set status = 'superseded' where score_date = :d "
+                              "and status = 'published' and run_id <> :r"), {"d": score_date, "r": run_id})
+            now = _utcnow()
+            conn.execute(text("update scoring_runs set status = 'published', published_at = :now, seconds = :secs, "
+                              "customers_total = :t, customers_scored = :s, customers_rejected = :j, "
+                              "max_psi = :psi, drift_alert = :alert where run_id = :r"),
+                         {"t": scored + rejected, "s": scored, "j": rejected, "r": run_id, "now": now,
+                          "secs": (now - _as_datetime(run.started_at)).total_seconds(),
+                          "psi": max(drift.values()) if drift else None, "alert": alert})
+            conn.execute(text("delete from run_drift where run_id = :r"), {"r": run_id})
+            if drift:
+                conn.execute(text("insert into run_drift (run_id, feature, psi) values (:r, :f, :p)"),
+                             [{"r": run_id, "f": name, "p": value} for name, value in drift.items()])
     log.info("run %s published for %s: %s scored, %s rejected", run_id, score_date, scored, rejected)
     return get_run(engine, run_id)
 
@@ -830,10 +846,10 @@ def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, ch
         lap("start_run")
         ranges = plan_partitions(engine, partitions)
         lap("plan_partitions")
-        model = registry.load_model(registry.get_version(engine, get_run(engine, run_id).model_version))
         if workers > 1 and len(ranges) > 1:
-            _score_in_workers(engine, run_id, ranges, chunk_rows, workers, progress, model)
+            _score_in_workers(engine, run_id, ranges, chunk_rows, workers, progress)
         else:
+            model = registry.load_model(registry.get_version(engine, get_run(engine, run_id).model_version))
             for number, (low, high) in enumerate(ranges, start=1):
                 counts = score_partition(engine, run_id, low, high, chunk_rows, model=model)
                 _add_partition_seconds(counts)
@@ -857,11 +873,11 @@ last_profile: dict[str, float] = {}
 last_worker_peaks: list[int] = []
 
 
-def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, workers: int, progress, model) -> None:
+def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, workers: int, progress) -> None:
     """Score the ranges in this process and in ``workers - 1`` spawned processes at once.
 
-    Each process takes the next range when it has finished one. This process starts at
-    once, while a spawned one first imports the package and loads the model (about 1.5 s
+    Each process takes the next range when it has finished one. This process loads the
+    model and starts at once, while a spawned one first imports the package (about 1.5 s
     on two cores, a range or more at a million customers); the spawned processes start
     fresh, with no inherited connections or threads. After a failure no new range is
     started, and the first error is raised once the running ranges have ended.
@@ -888,6 +904,7 @@ def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, work
                 progress(done, len(ranges), counts)
 
     def here() -> None:  # this process, one prediction thread (OpenMP's limit is per calling thread)
+        model = registry.load_model(registry.get_version(engine, get_run(engine, run_id).model_version))
         with threadpool_limits(1):
             while (part := take()) is not None:
                 finished(score_partition(engine, run_id, *part, chunk_rows, model=model))

@@ -177,6 +177,25 @@ def test_a_failing_partition_stops_the_others_taking_new_ranges(ready, monkeypat
     assert scalar(ready, "select count(*) from customer_scores_staging") == 0
 
 
+def test_a_failure_explaining_the_night_publishes_nothing(ready, monkeypatch):
+    """Reason codes are computed beside the night's rows; their failure fails the whole publish."""
+    from bank_scoring import score
+
+    good = score_customers(ready, DAY)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("model file unreadable")
+
+    monkeypatch.setattr(score, "_reason_rows", broken)
+    with pytest.raises(RuntimeError, match="unreadable"):
+        score_customers(ready, DAY)
+    assert scalar(ready, "select status from scoring_runs order by run_id desc limit 1") == "failed"
+    assert scalar(ready, "select count(distinct run_id) from customer_scores") == 1
+    assert scalar(ready, "select max(run_id) from customer_scores") == good.run_id
+    assert scalar(ready, "select count(*) from score_reasons where run_id <> :r", r=good.run_id) == 0
+    assert scalar(ready, "select max(run_id) from agent_worklist") == good.run_id
+
+
 def test_text_values_that_look_like_missing_are_values(ready):
     """'NA' or 'null' is a job title as far as scoring knows; only NULL or blank is missing."""
     with ready.begin() as conn:

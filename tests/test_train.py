@@ -80,3 +80,35 @@ def test_real_data_default_beats_the_tutorial_forest(sqlite_engine, bank_full_cs
     assert ours.metrics["roc_auc"] > 0.78
     assert ours.metrics["roc_auc"] > tutorial.metrics["roc_auc"]
     assert tutorial.status == "rejected"
+
+
+
+def test_gradient_boosting_takes_the_category_codes_as_they_are(loaded_engine, model_dir):
+    """The champion's own re-encoding is dropped only because it changes nothing, missing and
+    unseen categories included; a forest keeps its encoder."""
+    import numpy as np
+
+    from bank_scoring.features import feature_frame
+    from bank_scoring.train import load_training_rows, skip_repeated_encoding
+
+    train_model(loaded_engine, model_dir)
+    champion = registry.load_model(registry.require_champion(loaded_engine))
+    assert champion.named_steps["model"].__class__.__name__ == "HistGradientBoostingClassifier"
+    assert champion.named_steps["model"]._preprocessor is None
+
+    rows = load_training_rows(loaded_engine)
+    X = feature_frame(rows, rows["contact_month"], rows["contact_day"], 2026.0)
+    y = rows["is_subscribed"].astype(int).to_numpy()
+    kept, skipped = (build_pipeline("hist_gradient_boosting").fit(X, y) for _ in range(2))
+    assert kept.named_steps["model"]._preprocessor is not None  # as scikit-learn fits it
+    assert skip_repeated_encoding(skipped, X) and skipped.named_steps["model"]._preprocessor is None
+    odd = X.head(300).copy()
+    odd["job"] = odd["job"].astype(object)
+    odd.loc[:99, "job"] = "astronaut"
+    odd.loc[100:199, "education"] = None
+    odd.loc[200:299, "previous_outcome"] = "NA"
+    assert np.array_equal(kept.predict_proba(odd), skipped.predict_proba(odd))
+    assert not np.array_equal(kept.predict_proba(odd)[:100], kept.predict_proba(X.head(100)))  # the odd rows count
+
+    forest = build_pipeline("random_forest").fit(X, y)
+    assert not skip_repeated_encoding(forest, X)

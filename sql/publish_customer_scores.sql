@@ -126,6 +126,8 @@ declare
     fresh text := customer_scores_fresh_table(p_run_id, p_score_date);
     key_columns text;
 begin
+    -- A night's rows are never updated once published: its index pages are packed full
+    -- (fillfactor 100, not the default 90), a tenth fewer pages to write and to read.
     if p_index = 'key' then
         -- The same columns, in the same order, as customer_scores' primary key, so ATTACH
         -- takes this index as the partition's. init-db puts customer_id first: sorting
@@ -135,10 +137,11 @@ begin
         cross join unnest(c.conkey) with ordinality as k(attnum, n)
         join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
         where c.conrelid = 'customer_scores'::regclass and c.contype = 'p';
-        execute format('create unique index if not exists %I on %I (%s)', fresh || '_key', fresh,
-                       coalesce(key_columns, 'customer_id, score_date'));
+        execute format('create unique index if not exists %I on %I (%s) with (fillfactor = 100)', fresh || '_key',
+                       fresh, coalesce(key_columns, 'customer_id, score_date'));
     elsif p_index = 'rank' then
-        execute format('create index if not exists %I on %I (run_id, rank)', fresh || '_run_rank', fresh);
+        execute format('create index if not exists %I on %I (run_id, rank) with (fillfactor = 100)',
+                       fresh || '_run_rank', fresh);
     else
         raise exception 'unknown index %; choose key or rank', p_index;
     end if;

@@ -286,6 +286,13 @@ def test_postgresql_publishes_each_night_as_its_own_partition(pg_trained):
     pages, visible = scalar_row(engine, "select relpages, relallvisible from pg_class where oid = to_regclass(:t)",
                                 t=f"customer_scores_20261128_run{second.run_id}")
     assert pages > 0 and visible == pages
+    # never updated once published: both indexes packed full
+    night = f"customer_scores_20261128_run{second.run_id}"
+    with engine.connect() as conn:
+        options = dict(conn.execute(text(
+            "select i.relname, i.reloptions from pg_index x join pg_class i on i.oid = x.indexrelid "
+            "where x.indrelid = to_regclass(:t)"), {"t": night}).all())
+    assert options == {f"{night}_pkey": ["fillfactor=100"], f"{night}_run_rank": ["fillfactor=100"]}
 
 
 def test_postgresql_table_from_before_partitioning_still_publishes(pg_url, model_dir):

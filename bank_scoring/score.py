@@ -420,23 +420,13 @@ def _write_scores_sqlite(conn, run_id: int, ids: np.ndarray, propensity: np.ndar
 
 
 
-def explain_run(engine: Engine, run_id: int, rows: int = DEFAULT_REASON_ROWS, model=None,
-                best: list[int] | None = None) -> int:
-    """Reason codes for the ``rows`` best-scored customers of a running run; safe to rerun.
+def _reason_rows(engine: Engine, run_id: int, rows: int, model=None, best: list[int] | None = None) -> list[dict]:
+    """score_reasons rows for the ``rows`` best-scored customers of a running run (nothing is written).
 
     Uses the run's own model and the score date's call month and day, so a reason is
     exactly what moved that customer's published score. ``best``, the run's customer ids
-    best first when the caller has them, saves looking them up in the staging. Returns
-    how many were explained.
+    best first when the caller has them, saves looking them up in the staging.
     """
-    found = _reason_rows(engine, run_id, rows, model, best)
-    with engine.begin() as conn:
-        _write_reasons(conn, run_id, found)
-    return len(found)
-
-
-def _reason_rows(engine: Engine, run_id: int, rows: int, model=None, best: list[int] | None = None) -> list[dict]:
-    """The score_reasons rows of explain_run, computed without writing anything."""
     from sqlalchemy import bindparam
 
     from bank_scoring.explain import reason_codes, reference_values

@@ -17,7 +17,7 @@ EVIL = ["x'); drop table customers; --", "A' or '1'='1", "1; delete from custome
 TABLES = ("customers", "campaign_contacts", "customer_scores", "model_versions", "model_events")
 
 # Names that may be spliced into SQL text: each is built from code constants, never user input.
-SPLICED_OK = {"columns", "column", "table", "where", "source", "sql", "_VERSION_COLUMNS", "customer_cols",
+SPLICED_OK = {"columns", "column", "table", "where", "source", "sql", "_VERSION_COLUMNS", "_RANKED", "customer_cols",
               "contact_cols", "c"}
 
 

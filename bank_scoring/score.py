@@ -839,7 +839,7 @@ def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, ch
         if workers > 1 and len(ranges) > 1:
             _score_in_workers(engine, run_id, ranges, chunk_rows, workers, progress)
         else:
-            model = registry.load_model(registry.get_version(engine, get_run(engine, run_id).model_version))
+            model = _run_model(engine, run_id)
             for number, (low, high) in enumerate(ranges, start=1):
                 counts = score_partition(engine, run_id, low, high, chunk_rows, model=model)
                 _add_partition_seconds(counts)
@@ -894,7 +894,7 @@ def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, work
                 progress(done, len(ranges), counts)
 
     def here() -> None:  # this process, one prediction thread (OpenMP's limit is per calling thread)
-        model = registry.load_model(registry.get_version(engine, get_run(engine, run_id).model_version))
+        model = _run_model(engine, run_id)
         with threadpool_limits(1):
             while (part := take()) is not None:
                 finished(score_partition(engine, run_id, *part, chunk_rows, model=model))
@@ -920,6 +920,11 @@ def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, work
     last_worker_peaks[:] = list(peaks.values())
 
 
+def _run_model(engine: Engine, run_id: int):
+    """The model a run scores with, loaded (and its artifact hash checked)."""
+    return registry.load_model(registry.get_version(engine, get_run(engine, run_id).model_version))
+
+
 def _add_partition_seconds(counts: dict) -> None:
     for step in ("read", "validate", "predict", "monitor", "write"):
         key = f"cpu:{step} customers" if step == "read" else f"cpu:{step}"
@@ -936,8 +941,7 @@ def _worker_init(url: str, run_id: int) -> None:
 
     threadpool_limits(1)
     engine = make_db_engine(url)
-    version = registry.get_version(engine, get_run(engine, run_id).model_version)
-    _worker_state.update(engine=engine, run_id=run_id, model=registry.load_model(version))
+    _worker_state.update(engine=engine, run_id=run_id, model=_run_model(engine, run_id))
 
 
 def _worker_score(low: int, high: int, chunk_rows: int) -> tuple[dict[str, int], int, int]:

@@ -5,7 +5,7 @@
 
 What it does, in order:
 1. Trains on bank-full (BANK_CSV or --csv) as `bank-scoring train` does by default (model
-   selection by cross-validation among three candidates, report) and prints how long it took.
+   selection by cross-validation among three candidates) and prints how long it took.
 2. Generates N customers with the project's generator (seeded blocks, reproducible) and
    bulk-loads them into a fresh PostgreSQL database (and, in quick mode or with --sqlite,
    a SQLite file).
@@ -20,7 +20,10 @@ What it does, in order:
 5. Prints one table (customers, seconds, customers/s, peak RSS, ratio to naive) and the
    profile of our run: where the seconds went. With --repeat N, steps 3 and 4 alternate N
    times (our runs score N successive nights) and the table shows each contestant's median
-   run and the seconds of every run: one run varies by about 10% on this machine.
+   run and the seconds of every run, since single runs vary.
+6. Prints a reference for the machine (bench/machine.py): a fixed CPU job in one process
+   and in one process per core, and a plain read of the customers table; figures from
+   different hosts compare only beside it.
 
 The PostgreSQL server is BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
 the bench creates and drops its own database there. Timings are printed, not asserted.
@@ -81,9 +84,9 @@ def load_customers_pg(engine, n: int, seed: int) -> None:
 def settle_pg(engine) -> None:
     """What a production customers table has had long before the night: vacuumed, analysed, checkpointed.
 
-    Straight after a bulk load of 10M rows the first reader sets every tuple's hint bits
-    (rewriting every page), autovacuum starts on the table and the load's 2 GB of WAL
-    forces checkpoints during the run (see the README's Scale section for what that cost).
+    Straight after a bulk load the first reader sets every tuple's hint bits (rewriting
+    every page), autovacuum starts on the table and the load's WAL forces checkpoints
+    during the run.
     A bank's customers table is updated a little every day and vacuumed by autovacuum, so
     both contestants are measured on a settled table.
     """
@@ -102,7 +105,7 @@ def checkpoint(url: str) -> None:
 
     Nights are a day apart and a checkpoint comes every few minutes, so a nightly run
     starts on a checkpointed database; back-to-back bench runs would otherwise pay for the
-    previous run's writes (our 10M night writes about 1.3 GB, the naive baseline 2M rows).
+    previous run's writes.
     """
     from bank_scoring.db import make_db_engine
 
@@ -133,7 +136,7 @@ def prepare(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: b
     """Schema, bank-full's calls, the default model (returns training seconds), N customers."""
     from bank_scoring.db import init_db, make_db_engine
     from bank_scoring.ingest import load_csv
-    from bank_scoring.train import train_model
+    from bank_scoring.training import train_model
 
     engine = make_db_engine(url)
     init_db(engine)
@@ -181,22 +184,22 @@ def drop_pg_database(server_url: str, name: str) -> None:
 
 def child_ours(url: str, model_dir: str, partitions: int, workers: int, night: int = 0) -> dict:
     os.environ["BANK_SCORING_MODEL_DIR"] = model_dir
-    from bank_scoring import score
+    from bank_scoring import scoring
     from bank_scoring.db import make_db_engine
 
     engine = make_db_engine(url)
     started = time.perf_counter()
     # A repeated run scores the next night, as the nightly DAG would, rather than replacing one.
-    run = score.score_customers(engine, SCORE_DATE + dt.timedelta(days=night), partitions=partitions,
-                                workers=workers)
+    run = scoring.score_customers(engine, SCORE_DATE + dt.timedelta(days=night), partitions=partitions,
+                                  workers=workers)
     seconds = time.perf_counter() - started
     assert run.status == "published", run
-    peaks = [score.peak_rss_bytes(), *score.last_worker_peaks]
+    peaks = [scoring.peak_rss_bytes(), *run.profile.worker_peaks]
     return {"seconds": seconds, "customers": run.customers_total, "scored": run.customers_scored,
-            "peak_rss": max(peaks), "peaks": peaks, "profile": score.last_profile}
+            "peak_rss": max(peaks), "peaks": peaks, "profile": run.profile.steps}
 
 
-def child_naive(url: str, model_dir: str) -> dict:
+def child_naive(url: str, model_dir: str, model_url: str) -> dict:
     """The obvious batch job: whole table into pandas, predict, rank, to_sql (as a tutorial would)."""
     import pandas as pd
 
@@ -204,14 +207,14 @@ def child_naive(url: str, model_dir: str) -> dict:
     from bank_scoring import registry
     from bank_scoring.db import make_db_engine
     from bank_scoring.features import feature_frame, month_name
-    from bank_scoring.score import peak_rss_bytes
+    from bank_scoring.scoring import peak_rss_bytes
 
     engine = make_db_engine(url)
-    model = registry.load_model(registry.require_champion(engine))
+    model = registry.load_model(registry.require_champion(make_db_engine(model_url)))
     started = time.perf_counter()
     customers = pd.read_sql("select * from customers", engine)
     features = feature_frame(customers, month_name(SCORE_DATE), SCORE_DATE.day, SCORE_DATE.year)
-    propensity = model.predict_proba(features)[:, 1]
+    propensity = model.predict(features)
     out = pd.DataFrame({"score_date": SCORE_DATE, "customer_id": customers["customer_id"], "propensity": propensity})
     out["rank"] = out["propensity"].rank(ascending=False, method="first").astype("int64")
     out.to_sql("naive_scores", engine, if_exists="replace", index=False, chunksize=50_000)
@@ -264,6 +267,8 @@ def profile_lines(result: dict) -> str:
 
 
 def main(argv=None) -> int:
+    from machine import cpu_reference, describe, read_reference
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1M customers on PostgreSQL and SQLite (CI smoke mode)")
@@ -275,11 +280,11 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="worker processes (default: cores)")
     parser.add_argument("--naive-max", type=int, default=2_000_000,
                         help="run the naive baseline only up to this many customers (it holds the whole table "
-                             "in memory: about 2 GB per million); above it the baseline runs on the first "
+                             "in memory); above it the baseline runs on the first "
                              "NAIVE_MAX customers of the same table (default 2M)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run each contestant this many times, alternating, and report the median run "
-                             "and every run's seconds (runs vary by about 10%%; default 1)")
+                             "and every run's seconds (default 1)")
     parser.add_argument("--sqlite", action="store_true", help="also run on SQLite (always in --quick)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -290,7 +295,7 @@ def main(argv=None) -> int:
         if kind == "ours":
             result = child_ours(rest[0], rest[1], int(rest[2]), int(rest[3]), int(rest[4]))
         else:
-            result = child_naive(rest[0], rest[1])
+            result = child_naive(rest[0], rest[1], rest[2])
         print(json.dumps(result, default=float))
         return 0
 
@@ -301,7 +306,7 @@ def main(argv=None) -> int:
     n = args.customers or (1_000_000 if args.quick else 10_000_000)
     sqlite = args.sqlite or args.quick or args.no_postgres
     server = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    # The SQLite files and model artifacts (hundreds of MB at 10M) go with the run.
+    # The SQLite files and model artifacts go with the run.
     with tempfile.TemporaryDirectory(prefix="bank_scoring_bench_", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         print(f"scoring throughput: {n:,} generated customers (seed {args.seed}), {args.partitions} partitions, "
@@ -312,6 +317,7 @@ def main(argv=None) -> int:
         if sqlite:
             databases.append(("SQLite", False))
         train_seconds = None
+        reads: dict[str, dict] = {}
         for label, postgres in databases:
             name = f"bank_scoring_bench_{os.getpid()}"
             url = create_pg_database(server, name) if postgres else f"sqlite:///{work / 'bench.db'}"
@@ -325,6 +331,7 @@ def main(argv=None) -> int:
                     naive_url = _naive_subset(url, postgres, server, naive_n, args.seed, work, name)
                 else:
                     naive_url = url
+                reads[label] = read_reference(url)
                 ours_runs, naive_runs = [], []
                 for night in range(args.repeat):  # alternating, so a slower spell of the machine hits both
                     of = f" ({night + 1} of {args.repeat})" if args.repeat > 1 else ""
@@ -333,7 +340,7 @@ def main(argv=None) -> int:
                     ours_runs.append(run_child("ours", url, model_dir, args.partitions, args.workers, night))
                     log(f"{label}: naive baseline on {naive_n:,} customers{of}")
                     checkpoint(naive_url)
-                    naive_runs.append(run_child("naive", naive_url, model_dir))
+                    naive_runs.append(run_child("naive", naive_url, model_dir, url))
                 ours, naive = summarise(ours_runs), summarise(naive_runs)
             finally:
                 if postgres:
@@ -345,26 +352,19 @@ def main(argv=None) -> int:
             median = " (the median run)" if args.repeat > 1 else ""
             print(f"\nwhere our {ours['seconds']:.1f}s went ({label}){median}:")
             print(profile_lines(ours))
-        print("\ntraining on bank-full with model selection (3 candidates, 3-fold CV) and report: "
+        print("\ntraining on bank-full with model selection (3 candidates, 3-fold CV): "
               f"{train_seconds:.1f}s")
+        print("\n" + describe(cpu_reference(), reads))
     return 0
 
 
 def _naive_subset(url: str, postgres: bool, server: str, naive_n: int, seed: int, work: Path, name: str) -> str:
-    """A database holding the first naive_n customers of the same generated table."""
-    from sqlalchemy import text
-
+    """A database holding the first naive_n customers of the same generated table (the model stays in url's)."""
     from bank_scoring.db import init_db, make_db_engine
 
     target = create_pg_database(server, name + "_naive") if postgres else f"sqlite:///{work / 'naive.db'}"
-    source, dest = make_db_engine(url), make_db_engine(target)
+    dest = make_db_engine(target)
     init_db(dest)
-    with source.connect() as conn:
-        versions = conn.execute(text("select * from model_versions")).mappings().all()
-    with dest.begin() as conn:
-        for row in versions:
-            conn.execute(text(f"insert into model_versions ({', '.join(row.keys())}) "
-                              f"values ({', '.join(':' + k for k in row.keys())})"), dict(row))
     (load_customers_pg if postgres else load_customers_sqlite)(dest, naive_n, seed)
     return target
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from bank_scoring_dag_support import DEFAULT_ARGS
+from bank_scoring_dag_support import DEFAULT_ARGS, bank_engine
 
 from bank_scoring.config import load_settings
 
@@ -37,53 +37,46 @@ from bank_scoring.config import load_settings
     },
 )
 def bank_scoring_nightly():
-    @task
+    @task(multiple_outputs=True)
     def start_scoring_run(**context) -> dict:
-        """Register the run with the champion model (checking its artifact) and plan the partitions."""
-        from bank_scoring_dag_support import bank_engine
-
-        from bank_scoring.score import plan_partitions, resolve_score_date, start_run
+        """Register the run with the champion model, checking its artifact before anything is written."""
+        from bank_scoring.scoring import resolve_score_date, start_run
 
         params = context["params"]
         run_date = context.get("logical_date") or context["dag_run"].run_after
         score_date = resolve_score_date(params["score_date"], run_date)
-        engine = bank_engine()
-        run_id = start_run(engine, score_date, partitions=params["partitions"])
-        ranges = plan_partitions(engine, params["partitions"])
-        print(f"run {run_id}: scoring {score_date} in {len(ranges)} partition(s)")
-        return {"run_id": run_id, "score_date": score_date.isoformat(),
-                "partitions": [{"run_id": run_id, "low": lo, "high": hi} for lo, hi in ranges]}
+        run_id = start_run(bank_engine(), score_date, partitions=params["partitions"])
+        print(f"run {run_id}: scoring {score_date}")
+        return {"run_id": run_id, "score_date": score_date.isoformat()}
 
     @task
-    def partitions_of(run: dict) -> list[dict]:
-        """The customer-id ranges to score, one mapped task each."""
-        return run["partitions"]
+    def plan_partitions(scoring_run: int, **context) -> list[dict]:
+        """Split the customers into id ranges of near-equal size, one mapped task each."""
+        from bank_scoring import scoring
+
+        ranges = scoring.plan_partitions(bank_engine(), context["params"]["partitions"])
+        print(f"run {scoring_run}: {len(ranges)} partition(s)")
+        return [{"run_id": scoring_run, "low": low, "high": high} for low, high in ranges]
 
     # A mapped task does not take its docstring as doc_md, so it is given here.
     @task(map_index_template="{{ task.op_kwargs['partition']['low'] }}-{{ task.op_kwargs['partition']['high'] }}",
           doc_md="Score one customer-id range; a retry first removes what the failed attempt wrote.")
     def score_partition(partition: dict) -> dict:
         """Score one customer-id range; a retry first removes what the failed attempt wrote."""
-        from bank_scoring_dag_support import bank_engine
+        from bank_scoring import scoring
 
-        from bank_scoring.config import load_settings as settings
-        from bank_scoring.score import score_partition as score_range
-
-        counts = score_range(bank_engine(), partition["run_id"], partition["low"], partition["high"],
-                             chunk_rows=settings().chunk_rows)
+        counts = scoring.score_partition(bank_engine(), partition["run_id"], partition["low"], partition["high"],
+                                         chunk_rows=load_settings().chunk_rows)
         print(f"customers {partition['low']}-{partition['high']}: {counts['scored']} scored, "
               f"{counts['rejected']} rejected")
         return counts
 
     @task
-    def publish(run: dict, counts: list[dict]) -> dict:
+    def publish(scoring_run: int, counts: list[dict]) -> dict:
         """Publish the complete run for agents in one transaction."""
-        from bank_scoring_dag_support import bank_engine
+        from bank_scoring.scoring import publish_run
 
-        from bank_scoring.config import load_settings as settings
-        from bank_scoring.score import publish_run
-
-        summary = publish_run(bank_engine(), run["run_id"], reason_rows=settings().reason_rows)
+        summary = publish_run(bank_engine(), scoring_run, reason_rows=load_settings().reason_rows)
         print(f"published run {summary.run_id} for {summary.score_date}: {summary.customers_scored} scored, "
               f"{summary.customers_rejected} rejected, {summary.seconds:.1f}s")
         if summary.drift_alert:  # in the task log, and in the run's row for dashboards
@@ -93,23 +86,22 @@ def bank_scoring_nightly():
                 "max_psi": summary.max_psi, "drift_alert": summary.drift_alert}
 
     @task(trigger_rule="one_failed", retries=0)
-    def fail_run(run: dict | None) -> None:
+    def fail_run(scoring_run: int | None, score_date: str | None) -> None:
         """Mark the run failed and drop its staging rows; the previous published run stays."""
         from airflow.sdk.exceptions import AirflowFailException
-        from bank_scoring_dag_support import bank_engine
 
-        from bank_scoring.score import mark_failed
+        from bank_scoring.scoring import mark_failed
 
-        if not run:
+        if not scoring_run:
             raise AirflowFailException("the scoring run could not start: see the start_scoring_run log")
-        mark_failed(bank_engine(), run["run_id"], "a task of the nightly DAG run failed")
-        raise AirflowFailException(f"scoring run {run['run_id']} for {run['score_date']} failed; "
+        mark_failed(bank_engine(), scoring_run, "a task of the nightly DAG run failed")
+        raise AirflowFailException(f"scoring run {scoring_run} for {score_date} failed; "
                                    "agents still see the previous published run")
 
     run = start_scoring_run()
-    counts = score_partition.expand(partition=partitions_of(run))
-    published = publish(run, counts)
-    published >> fail_run(run)
+    counts = score_partition.expand(partition=plan_partitions(run["run_id"]))
+    published = publish(run["run_id"], counts)
+    published >> fail_run(run["run_id"], run["score_date"])
 
 
 bank_scoring_nightly()

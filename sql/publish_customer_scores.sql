@@ -1,39 +1,20 @@
--- publish_customer_scores and its three preparation steps: PostgreSQL's publish of a
--- complete scoring run (called by bank_scoring.score.publish_run; SQLite, and a
--- customer_scores created before it was partitioned, take a plain insert instead).
---
--- customer_scores is partitioned by score_date, one partition per night. Inserting ten
--- million ranked rows into one big table's primary-key index, in rank order, is random
--- I/O (129 s for 10M rows here). Instead the night's rows are ranked into a fresh table
--- with no index, its two indexes are built once, sorted, and the table is attached as the
--- date's partition, replacing an earlier one. Readers see the old scores until the publish
--- commits, then the new ones (a repeatable-read transaction begun before the commit sees
--- the night as empty: partition swaps are DDL, not MVCC).
---
--- The fresh table is invisible to readers until it is attached, so it is built before the
--- publishing transaction, in committed steps (publish_run does):
---   1. prepare_customer_scores_partition   creates the empty table, lets the calling login
---                                          role insert into it, and drops tables left by
---                                          runs that never published;
---   2. the rows: publish_run reads the staging in rank order and writes the ranked rows
---                with binary COPY, which logs a page at a time (10M rows: about 1M rows/s),
---                in the transaction that ran step 1, so COPY FREEZE writes them frozen and
---                all-visible (a later vacuum of a 10M night would rewrite its 651 MB and
---                log 692 MB of WAL to get there);
---                fill_customer_scores_partition does it in SQL instead (INSERT ... SELECT
---                logs every row: 36 s for 10M rows here);
---   3. index_customer_scores_partition     'key' and 'rank', one session each, at once;
---   4. publish_customer_scores             checks the table holds the whole run, makes the
---                                          key the primary key, takes back the insert right,
---                                          empties the staging, swaps.
--- Called alone, publish_customer_scores does steps 1 to 3 itself in its own transaction.
---
+-- The SQL half of PostgreSQL's publish (bank_scoring/scoring/postgres.py is the other):
+-- tonight's scores go into a fresh table, which is indexed and then attached as the
+-- score date's partition of customer_scores, replacing an earlier one. Readers see the
+-- old night until the publishing transaction commits.
+--   prepare_customer_scores_partition  creates the empty table and lets the calling role
+--                                      fill it; drops tables of runs that never published
+--   index_customer_scores_partition    builds the 'key' or the 'rank' index
+--   publish_customer_scores            checks the table holds the whole run, makes the key
+--                                      the primary key, empties the staging, swaps
 -- SECURITY DEFINER: they run with the rights of the schema owner who ran init-db, so the
--- pipeline role needs only EXECUTE (sql/roles.sql), never ownership of customer_scores or
--- of the fresh table (it may insert into it between steps 1 and 4, as it may insert into
--- customer_scores). The run must be a running run of that date; the table must hold as
--- many rows as its staging, and its key refuses a customer twice. Applied by init-db as
--- one script (the bodies hold semicolons); safe to run again.
+-- pipeline role needs only EXECUTE (sql/roles.sql), never ownership of customer_scores.
+-- Applied by init-db as one script (the bodies hold semicolons); safe to run again.
+
+-- Signatures of earlier releases.
+drop function if exists fill_customer_scores_partition(integer, date, integer, bigint, bigint, bigint, integer,
+                                                       integer);
+drop function if exists publish_customer_scores(integer, date, integer, bigint, bigint, bigint);
 
 create or replace function customer_scores_fresh_table(p_run_id integer, p_score_date date)
 returns text
@@ -83,38 +64,6 @@ begin
 end;
 $$;
 
-create or replace function fill_customer_scores_partition(p_run_id integer, p_score_date date, p_model_version integer,
-                                                          p_band_a bigint, p_band_b bigint, p_band_c bigint,
-                                                          p_part integer, p_parts integer)
-returns bigint
-language plpgsql
-security definer
-set search_path = public, pg_temp
-set work_mem = '1GB'
-as $$
-declare
-    fresh text := customer_scores_fresh_table(p_run_id, p_score_date);
-    inserted bigint;
-begin
-    if p_parts < 1 or p_part < 0 or p_part >= p_parts then
-        raise exception 'part % of % does not exist', p_part, p_parts;
-    end if;
-    -- Each part ranks the whole run (a sort of 10M rows takes 1.4 s) and inserts the ranks
-    -- congruent to it, so parts can run in several sessions and each page still holds
-    -- neighbouring ranks: the rank index is then built from nearly sorted rows.
-    execute format(
-        'insert into %I (score_date, customer_id, run_id, model_version, propensity, rank, band) '
-        'select $1, customer_id, $2, $3, propensity, rnk, '
-        'case when rnk <= $4 then ''A'' when rnk <= $5 then ''B'' when rnk <= $6 then ''C'' else ''D'' end '
-        'from (select customer_id, propensity, '
-        'row_number() over (order by propensity desc, customer_id) as rnk '
-        'from customer_scores_staging where run_id = $2) as ranked where rnk %% $7 = $8', fresh)
-        using p_score_date, p_run_id, p_model_version, p_band_a, p_band_b, p_band_c, p_parts, p_part;
-    get diagnostics inserted = row_count;
-    return inserted;
-end;
-$$;
-
 create or replace function index_customer_scores_partition(p_run_id integer, p_score_date date, p_index text)
 returns void
 language plpgsql
@@ -126,12 +75,10 @@ declare
     fresh text := customer_scores_fresh_table(p_run_id, p_score_date);
     key_columns text;
 begin
-    -- A night's rows are never updated once published: its index pages are packed full
-    -- (fillfactor 100, not the default 90), a tenth fewer pages to write and to read.
+    -- A night's rows are never updated once published: its index pages are packed full.
     if p_index = 'key' then
         -- The same columns, in the same order, as customer_scores' primary key, so ATTACH
-        -- takes this index as the partition's. init-db puts customer_id first: sorting
-        -- 10M keys that start with the same date takes 20 s, with the customer 9 s.
+        -- takes this index as the partition's.
         select string_agg(quote_ident(a.attname), ', ' order by k.n) into key_columns
         from pg_constraint c
         cross join unnest(c.conkey) with ordinality as k(attnum, n)
@@ -148,8 +95,7 @@ begin
 end;
 $$;
 
-create or replace function publish_customer_scores(p_run_id integer, p_score_date date, p_model_version integer,
-                                                   p_band_a bigint, p_band_b bigint, p_band_c bigint)
+create or replace function publish_customer_scores(p_run_id integer, p_score_date date)
 returns bigint
 language plpgsql
 security definer
@@ -162,23 +108,17 @@ declare
     staged bigint;
     inserted bigint;
 begin
-    if to_regclass(fresh) is null then  -- not prepared: steps 1 to 3 here, in this transaction
-        perform prepare_customer_scores_partition(p_run_id, p_score_date);
-        perform fill_customer_scores_partition(p_run_id, p_score_date, p_model_version,
-                                               p_band_a, p_band_b, p_band_c, 0, 1);
+    if to_regclass(fresh) is null then
+        raise exception 'run % has no prepared table %: prepare and fill it first', p_run_id, fresh;
     end if;
+    -- Both indexes exist already unless a build failed; then they are built here.
     perform index_customer_scores_partition(p_run_id, p_score_date, 'key');
     perform index_customer_scores_partition(p_run_id, p_score_date, 'rank');
     -- The table must hold the whole run, once: the key index refuses a customer twice,
-    -- and the counts must match (a fill that did not run refuses the publish). publish_run
-    -- records the run's staged count after checking it against the customers; called
-    -- alone, the staging is counted here (a scan of every staged row: 0.4 s at 10M).
+    -- and its count must be the staged count publish_run checked against the customers.
     execute format('select count(*) from %I', fresh) into inserted;
     select customers_scored into staged from scoring_runs where run_id = p_run_id;
-    if staged is null then
-        select count(*) into staged from customer_scores_staging where run_id = p_run_id;
-    end if;
-    if inserted <> staged then
+    if staged is null or inserted <> staged then
         raise exception 'the table prepared for run % holds % rows, its staging % (a fill did not run?)',
             p_run_id, inserted, staged;
     end if;
@@ -187,9 +127,8 @@ begin
     if session_user <> current_user then
         execute format('revoke all on %I from %I', fresh, session_user);
     end if;
-    -- The staging rows are no longer needed: emptied here, before the swap's lock. Only a
-    -- run still running can have rows worth keeping there (a failed run's are garbage);
-    -- one that starts after the lock writes its rows after this commit.
+    -- The staging rows are no longer needed: emptied here, before the swap's lock. Only
+    -- another running run can have rows worth keeping there.
     lock table customer_scores_staging in access exclusive mode;
     if exists (select 1 from scoring_runs where status = 'running' and run_id <> p_run_id) then
         delete from customer_scores_staging where run_id = p_run_id;  -- another night is running
@@ -215,7 +154,5 @@ $$;
 
 revoke all on function customer_scores_fresh_table(integer, date) from public;
 revoke all on function prepare_customer_scores_partition(integer, date) from public;
-revoke all on function fill_customer_scores_partition(integer, date, integer, bigint, bigint, bigint, integer, integer)
-    from public;
 revoke all on function index_customer_scores_partition(integer, date, text) from public;
-revoke all on function publish_customer_scores(integer, date, integer, bigint, bigint, bigint) from public;
+revoke all on function publish_customer_scores(integer, date) from public;

@@ -36,9 +36,8 @@ grant usage on all sequences in schema public to bank_scoring_pipeline;
 -- functions, which run with the schema owner's rights: the pipeline never owns (so can
 -- never drop) the table.
 grant execute on function prepare_customer_scores_partition(integer, date),
-    fill_customer_scores_partition(integer, date, integer, bigint, bigint, bigint, integer, integer),
     index_customer_scores_partition(integer, date, text),
-    publish_customer_scores(integer, date, integer, bigint, bigint, bigint) to bank_scoring_pipeline;
+    publish_customer_scores(integer, date) to bank_scoring_pipeline;
 
 -- agent: the worklist's columns only (the view runs with its owner's rights), and call outcomes.
 grant select on agent_worklist to bank_scoring_agent;

@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from bank_scoring.db import as_date
 from bank_scoring.registry import NoChampionError
-from bank_scoring.score import (
+from bank_scoring.scoring import (
     ScoringError,
     mark_failed,
     plan_partitions,
@@ -15,15 +15,14 @@ from bank_scoring.score import (
     score_partition,
     start_run,
 )
-from bank_scoring.train import train_model
 
 DAY = dt.date(2026, 11, 28)
 
 
 @pytest.fixture
-def ready(loaded_engine, model_dir):
-    train_model(loaded_engine, model_dir)
-    return loaded_engine
+def ready(trained_engine):
+    """3,000 synthetic customers and a champion, on SQLite and on PostgreSQL."""
+    return trained_engine
 
 
 def scalar(engine, sql, **params):
@@ -150,21 +149,23 @@ def test_parallel_workers_give_the_same_scores_as_one_process(ready):
                                   {"r": two.run_id}).all())
     assert after.keys() == before.keys()
     assert max(abs(after[c] - before[c]) for c in before) < 1e-12
-    from bank_scoring import score
     # This process and one spawned process: the spawned one takes a range as soon as its
     # slot starts, and reports its own peak memory.
-    assert len(score.last_worker_peaks) == 1 and score.last_worker_peaks[0] > 50 * 2**20
+    assert len(two.profile.worker_peaks) == 1 and two.profile.worker_peaks[0] > 50 * 2**20
+    # The run's profile comes back with it: each step, and the partitions' time in both processes.
+    assert {"start_run", "plan_partitions", "score_partitions", "publish", "publish: check counts",
+            "cpu:predict"} <= two.profile.steps.keys()
 
 
 def test_a_failing_partition_stops_the_others_taking_new_ranges(ready, monkeypatch):
-    from bank_scoring import score
+    from bank_scoring.scoring import parallel
 
     good = score_customers(ready, DAY, partitions=2)
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(score, "score_partition", broken)  # this process only: the spawned one is unpatched
+    monkeypatch.setattr(parallel, "score_partition", broken)  # this process only: the spawned one is unpatched
     finished = []
     with pytest.raises(RuntimeError, match="disk full"):
         score_customers(ready, DAY, partitions=6, chunk_rows=100, workers=2,
@@ -179,14 +180,14 @@ def test_a_failing_partition_stops_the_others_taking_new_ranges(ready, monkeypat
 
 def test_a_failure_explaining_the_night_publishes_nothing(ready, monkeypatch):
     """Reason codes are computed beside the night's rows; their failure fails the whole publish."""
-    from bank_scoring import score
+    from bank_scoring.scoring import publish
 
     good = score_customers(ready, DAY)
 
     def broken(*args, **kwargs):
         raise RuntimeError("model file unreadable")
 
-    monkeypatch.setattr(score, "_reason_rows", broken)
+    monkeypatch.setattr(publish, "reason_rows_for", broken)
     with pytest.raises(RuntimeError, match="unreadable"):
         score_customers(ready, DAY)
     assert scalar(ready, "select status from scoring_runs order by run_id desc limit 1") == "failed"
@@ -295,27 +296,6 @@ def test_postgresql_publishes_each_night_as_its_own_partition(pg_trained):
     assert options == {f"{night}_pkey": ["fillfactor=100"], f"{night}_run_rank": ["fillfactor=100"]}
 
 
-def test_postgresql_table_from_before_partitioning_still_publishes(pg_url, model_dir):
-    from support import load_synthetic
-
-    from bank_scoring.db import SQL_DIR, init_db, make_db_engine
-
-    engine = make_db_engine(pg_url)
-    legacy = (SQL_DIR / "customer_scores.sql").read_text().replace("{{partition_by_date}}", "").replace(
-        "{{scores_key}}", "score_date, customer_id")
-    with engine.begin() as conn:
-        conn.connection.driver_connection.execute(legacy)
-    init_db(engine)
-    load_synthetic(engine)
-    train_model(engine, model_dir)
-    score_customers(engine, DAY)
-    run = score_customers(engine, DAY)
-    assert run.status == "published"
-    assert scalar(engine, "select count(*) from customer_scores where score_date = :d", d=DAY) == 3000
-    assert partitions_of_scores(engine) == []
-    engine.dispose()
-
-
 def test_postgresql_publish_refuses_a_partly_filled_partition_and_drops_orphans(pg_trained):
     """The night's table is built in committed steps; publish checks it holds the whole run."""
     engine = pg_trained
@@ -323,19 +303,23 @@ def test_postgresql_publish_refuses_a_partly_filled_partition_and_drops_orphans(
     (lo, hi), = plan_partitions(engine, 1)
     score_partition(engine, run_id, lo, hi)
     fresh = f"customer_scores_20261128_run{run_id}"
-    params = {"r": run_id, "d": DAY, "v": 1, "a": 300, "b": 900, "c": 1800}
+    params = {"r": run_id, "d": DAY}
+    with engine.begin() as conn:  # staged counts as publish_run records them after its check
+        conn.execute(text("update scoring_runs set customers_scored = 3000 where run_id = :r"), params)
+    with pytest.raises(Exception, match="has no prepared table"):
+        with engine.begin() as conn:
+            conn.execute(text("select publish_customer_scores(:r, :d)"), params)
     with engine.begin() as conn:
         assert conn.execute(text("select prepare_customer_scores_partition(:r, :d)"), params).scalar() == fresh
-        half = conn.execute(text("select fill_customer_scores_partition(:r, :d, :v, :a, :b, :c, 0, 2)"),
-                            params).scalar()
-    assert half == 1500  # every second rank of 3,000
+        half = conn.execute(text(
+            f'insert into "{fresh}" (score_date, customer_id, run_id, model_version, propensity, rank, band) '
+            "select :d, customer_id, :r, 1, propensity, customer_id, 'A' from customer_scores_staging "
+            "where run_id = :r and customer_id % 2 = 0"), params).rowcount
+    assert half == 1500
     with pytest.raises(Exception, match="holds 1500 rows, its staging 3000"):
         with engine.begin() as conn:
-            conn.execute(text("select publish_customer_scores(:r, :d, :v, :a, :b, :c)"), params)
+            conn.execute(text("select publish_customer_scores(:r, :d)"), params)
     assert partitions_of_scores(engine) == []
-    with pytest.raises(Exception, match="part 2 of 2 does not exist"):
-        with engine.begin() as conn:
-            conn.execute(text("select fill_customer_scores_partition(:r, :d, :v, :a, :b, :c, 2, 2)"), params)
     # the run dies; the next night's prepare drops its table, and publishing works as usual
     mark_failed(engine, run_id, "test: crashed after the fill")
     with pytest.raises(Exception, match="not a running run"):
@@ -377,9 +361,9 @@ def test_postgresql_publish_keeps_a_running_nights_staging_and_empties_the_rest(
 
 def test_postgresql_streamed_ranks_match_sql_ranking_across_batches(pg_trained, monkeypatch):
     """The partition's rows are ranked while streamed in batches; ranks and bands are SQL's."""
-    from bank_scoring import score
+    from bank_scoring.scoring import postgres
 
-    monkeypatch.setattr(score, "RANKED_BATCH_ROWS", 7)  # 3,000 rows: 429 batches and a short last one
+    monkeypatch.setattr(postgres, "RANKED_BATCH_ROWS", 7)  # 3,000 rows: 429 batches and a short last one
     run = score_customers(pg_trained, DAY, reason_rows=10)  # the best ten, taken from the first two batches
     with pg_trained.connect() as conn:
         explained = set(conn.execute(text("select customer_id from score_reasons where run_id = :r"),
@@ -400,19 +384,19 @@ def test_postgresql_copy_out_gives_psycopgs_rows_and_survives_errors(pg_url):
     """The one-call-per-row COPY reader: same bytes as psycopg's Copy; a failure leaves the session usable."""
     import psycopg
 
-    from bank_scoring.score import _copy_out
+    from bank_scoring.scoring.postgres import copy_out
 
     query = "copy (select x, md5(x::text) from generate_series(1, %s) x) to stdout (format {})"
     with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql")) as conn:
         for fmt in ("csv", "binary"):
             rows: list[bytes] = []
-            _copy_out(conn, query.format(fmt), (20_000,), lambda row, rows=rows: rows.append(bytes(row)))
+            copy_out(conn, query.format(fmt), (20_000,), lambda row, rows=rows: rows.append(bytes(row)))
             with conn.cursor() as cur, cur.copy(query.format(fmt), (20_000,)) as copy:
                 expected = [bytes(row) for row in copy]
             assert rows == expected and len(rows) == 20_000 + (0 if fmt == "csv" else 1)  # binary: trailer
 
         with pytest.raises(psycopg.errors.DivisionByZero):  # the server fails half way through
-            _copy_out(conn, "copy (select 1 / (5000 - x) from generate_series(1, 10000) x) to stdout", (), len)
+            copy_out(conn, "copy (select 1 / (5000 - x) from generate_series(1, 10000) x) to stdout", (), len)
         conn.rollback()
         assert conn.execute("select 1").fetchone() == (1,)
 
@@ -424,13 +408,13 @@ def test_postgresql_copy_out_gives_psycopgs_rows_and_survives_errors(pg_url):
                 raise RuntimeError("disk full")
 
         with pytest.raises(RuntimeError, match="disk full"):
-            _copy_out(conn, query.format("csv"), (1_000_000,), sink)
+            copy_out(conn, query.format("csv"), (1_000_000,), sink)
         conn.rollback()
         assert len(seen) == 1000
         assert conn.execute("select 2").fetchone() == (2,)
 
         with pytest.raises(psycopg.errors.UndefinedTable):  # refused before any row
-            _copy_out(conn, "copy (select * from no_such_table) to stdout", (), len)
+            copy_out(conn, "copy (select * from no_such_table) to stdout", (), len)
         conn.rollback()
         assert conn.execute("select 3").fetchone() == (3,)
 
@@ -440,8 +424,8 @@ def test_sqlite_csv_reader_gives_what_the_row_reader_gives_on_awkward_values(sql
     column, a fraction: the CSV built by SQLite reads back to the same validation and features."""
     import pandas as pd
 
-    from bank_scoring import score
     from bank_scoring.features import feature_frame
+    from bank_scoring.scoring import sqlite
     from bank_scoring.validate import customer_reject_reasons
 
     rows = [
@@ -463,11 +447,11 @@ def test_sqlite_csv_reader_gives_what_the_row_reader_gives_on_awkward_values(sql
             return reader(conn).sort_values("customer_id").reset_index(drop=True)
 
     def via_rows(conn):
-        return score._read_rows_sqlite(conn.connection.driver_connection, 0, 10, 100)
+        return sqlite.read_rows(conn.connection.driver_connection, 0, 10, 100)
 
     by_rows = read(via_rows)
-    monkeypatch.setattr(score, "_read_rows_sqlite", None)  # the CSV path must not fall back here
-    by_csv = read(lambda conn: score._read_chunk_sqlite(conn, 0, 10, 100))
+    monkeypatch.setattr(sqlite, "read_rows", None)  # the CSV path must not fall back here
+    by_csv = read(lambda conn: sqlite.read_chunk(conn, 0, 10, 100))
     assert by_csv["customer_id"].tolist() == [1, 2, 3, 4, 5, 6]
     assert by_csv.loc[1, "job"] == 'sales, "senior"\nteam' and by_csv.loc[4, "job"] == "(NULL)"
     assert by_csv.loc[3, "job"] == "NA"
@@ -485,7 +469,7 @@ def test_sqlite_csv_reader_gives_what_the_row_reader_gives_on_awkward_values(sql
 
 
 def test_sqlite_reader_falls_back_to_rows_for_values_that_are_not_text(sqlite_engine):
-    from bank_scoring import score
+    from bank_scoring.scoring import sqlite
 
     with sqlite_engine.begin() as conn:
         conn.exec_driver_sql(
@@ -495,6 +479,17 @@ def test_sqlite_reader_falls_back_to_rows_for_values_that_are_not_text(sqlite_en
             "'unknown'), (2, 40, 'retired', 'single', 'secondary', 0, 100, 1, 0, 'cellular', 1, -1, 0, "
             "'unknown')", (b"\xff\xfe",))
     with sqlite_engine.connect() as conn:
-        frame = score._read_chunk_sqlite(conn, 0, 10, 100)
+        frame = sqlite.read_chunk(conn, 0, 10, 100)
     assert frame["customer_id"].tolist() == [1, 2]
     assert frame["job"].tolist() == [b"\xff\xfe", "retired"]
+
+
+def test_only_the_backends_know_which_database_they_run_on():
+    """Logic modules call the backend interface; the database's name is looked at in one place."""
+    from pathlib import Path
+
+    import bank_scoring.scoring as package
+
+    folder = Path(package.__file__).parent
+    asking = sorted(p.name for p in folder.glob("*.py") if "dialect" in p.read_text())
+    assert asking == ["backend.py"]

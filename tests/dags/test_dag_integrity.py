@@ -42,8 +42,11 @@ def test_schedules_and_params(dagbag):
     assert retrain.timetable.expression == settings.retrain_schedule
     assert set(retrain.params) == {"estimator", "window_start", "window_end", "seed", "promote"}
     assert set(nightly.params) == {"score_date", "partitions"}
-    assert [t.task_id for t in nightly.topological_sort()][:2] == ["start_scoring_run", "partitions_of"]
+    assert [t.task_id for t in nightly.topological_sort()][:2] == ["start_scoring_run", "plan_partitions"]
     assert [o.uri for o in retrain.get_task("announce_champion").outlets] == ["bank_scoring://model_versions/champion"]
+    # The report is its own step after training, beside the announcement (a report failure does not hide it).
+    assert retrain.get_task("write_report").upstream_task_ids == {"train_and_register"}
+    assert retrain.get_task("announce_champion").upstream_task_ids == {"train_and_register"}
 
 
 def test_bad_params_are_refused_before_any_work(dagbag):
@@ -64,5 +67,5 @@ def test_dag_files_do_no_work_at_import(dags_dir):
     for path in dags_dir.glob("bank_scoring_*.py"):
         top_level = [line for line in path.read_text().splitlines() if line.startswith(("import ", "from "))]
         for line in top_level:
-            assert not any(heavy in line for heavy in ("sklearn", "pandas", "sqlalchemy", "bank_scoring.score",
-                                                       "bank_scoring.train", "bank_scoring.db")), (path, line)
+            assert not any(heavy in line for heavy in ("sklearn", "pandas", "sqlalchemy", "bank_scoring.scoring",
+                                                       "bank_scoring.training", "bank_scoring.db")), (path, line)

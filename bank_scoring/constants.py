@@ -1,0 +1,20 @@
+"""Names and numbers that several modules share. Imports nothing of the project.
+
+Kept apart so the CLI can build its parser, and the DAG files can be parsed, without
+importing pandas or scikit-learn.
+"""
+
+from __future__ import annotations
+
+# Share of a night's ranked customers in each band, best first.
+BANDS = (("A", 0.10), ("B", 0.20), ("C", 0.30), ("D", 0.40))
+BAND_NAMES = tuple(name for name, _ in BANDS)
+
+# Model candidates; "auto" chooses among them by cross-validation on the training calls.
+CANDIDATES = ("hist_gradient_boosting", "random_forest", "logistic_regression")
+ESTIMATORS = ("auto", *CANDIDATES)
+DEFAULT_ESTIMATOR = "hist_gradient_boosting"
+PROMOTE_MODES = ("if_better", "always", "never")
+
+# The Airflow Asset the retrain DAG updates when a champion is promoted.
+CHAMPION_ASSET_URI = "bank_scoring://model_versions/champion"

@@ -2,9 +2,9 @@
 raised their score most, in words an agent can use on the phone.
 
 For each customer and each factor, the factor is set back to a typical customer's value
-(the most common category or the median seen in training) and the customer is scored
-again; the drop in propensity is what that factor added. All the variations of all the
-customers are scored in one batch, so explaining 5,000 customers takes one predict call.
+(the most common category or the median seen in training, kept in the model bundle) and
+the customer is scored again; the drop in propensity is what that factor added. All the
+variations of all the customers are scored in one batch: one predict call per night.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_CATEGORICAL, NUMERIC, model_columns
+from bank_scoring.features import BOOLEAN, CATEGORICAL, CUSTOMER_CATEGORICAL, NUMERIC
 
 # Factors about the customer (the call date is the same for everybody tonight, so it
 # explains nothing about why one customer ranks above another).
@@ -75,22 +75,25 @@ def describe(factor: str, value) -> str:
     return f"{factor} {value}"
 
 
-def reason_codes(model, features: pd.DataFrame, reference: dict, top: int = 3) -> list[list[str]]:
-    """For each row of ``features``, up to ``top`` phrases, strongest first."""
+def reason_codes(bundle, features: pd.DataFrame, top: int = 3) -> list[list[str]]:
+    """For each row of ``features``, up to ``top`` phrases, strongest first.
+
+    ``bundle`` is a ModelBundle: its ``reference_values`` is the typical customer each
+    factor is set back to, and its ``predict`` scores the variations.
+    """
     n = len(features)
     if n == 0:
         return []
+    reference = bundle.reference_values
     factors = [f for f in FACTORS if f in reference]
     variants = [features]
     for factor in factors:
         changed = features.copy()
         changed[factor] = reference[factor]
         variants.append(changed)
-    batch = model_columns(model, pd.concat(variants, ignore_index=True))
-    scores = model.predict_proba(batch)[:, 1].reshape(len(variants), n)
+    scores = bundle.predict(pd.concat(variants, ignore_index=True)).reshape(len(variants), n)
     contribution = scores[0][None, :] - scores[1:]  # factors x customers
-    # Each factor's values as a plain list: a DataFrame lookup per phrase cost 0.1 ms,
-    # half a second for the nightly top 5,000.
+    # Each factor's values as a plain list: one DataFrame lookup per phrase is slow for a night's top customers.
     values = [features[factor].tolist() for factor in factors]
     out = []
     for i in range(n):

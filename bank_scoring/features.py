@@ -20,10 +20,11 @@ BOOLEAN = ("has_credit_default", "has_housing_loan", "has_personal_loan")
 NUMERIC = ("age", "balance", "campaign", "pdays", "previous_contacts")
 # When the call is made: known before dialling, like the month. Training rows have the
 # recorded day and year; tonight's scores use the score date's (agents call on that day).
-# The year carries the campaign's regime (bank-full: 5% subscribed in 2008, 52% in 2010);
-# a year later than any training call is clipped to the latest one (ClipCallYear), so
-# tonight is scored as the most recent year the model has seen. Unknown (a shuffled file
-# whose years cannot be rebuilt) is missing, which the models handle.
+# The year carries the campaign's regime (the share of calls ending in a subscription
+# changed greatly from year to year); a year later than any training call is clipped to
+# the latest one (ClipCallYear), so tonight is scored as the most recent year the model
+# has seen. Unknown (a shuffled file whose years cannot be rebuilt) is missing, which the
+# models handle.
 CALL_NUMERIC = ("contact_day", "contact_year")
 FEATURES = CATEGORICAL + BOOLEAN + NUMERIC + CALL_NUMERIC
 
@@ -86,12 +87,6 @@ def _call_number(value):
     return pd.to_numeric(pd.Series(value), errors="coerce").astype("float64").to_numpy()
 
 
-def model_columns(model, X: pd.DataFrame) -> pd.DataFrame:
-    """The columns a model was fitted with (a model from an older feature list gets those)."""
-    wanted = getattr(model, "feature_names_in_", None)
-    return X if wanted is None or list(wanted) == list(X.columns) else X[list(wanted)]
-
-
 class ClipCallYear(TransformerMixin, BaseEstimator):
     """Clip the call's year to the years seen in training (first step of every pipeline).
 
@@ -124,8 +119,8 @@ class CategoryCodes(TransformerMixin, BaseEstimator):
 
     Gives gradient boosting one float matrix, categorical columns first; an unseen or
     missing category becomes NaN, which the model routes like a missing value. Built on
-    pandas' factorize: several times faster than a ColumnTransformer with an
-    OrdinalEncoder on the nightly chunks.
+    pandas' factorize, which looks at each distinct value of a chunk once, where a
+    ColumnTransformer with an OrdinalEncoder looks at every row.
     """
 
     def __init__(self, categorical=CATEGORICAL):

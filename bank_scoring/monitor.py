@@ -1,10 +1,10 @@
 """Drift monitoring: tonight's customers against the champion's training data.
 
-At training time the model keeps a profile of its training rows (inside the artifact):
-for each customer feature its bins and the share of rows in each, and the same for its
-own scores. Every scoring partition counts its customers into those bins (a few numpy
-calls per chunk), publish adds the partitions up and computes the population stability
-index (PSI) per feature and for the score:
+At training time the model bundle keeps a profile of its training rows: for each customer
+feature its bins and the share of rows in each, and a sample of the rows whose scores,
+for each night's call date, give the score's bins. Every scoring partition counts its
+customers into those bins (a few numpy calls per chunk), publish adds the partitions up
+and computes the population stability index (PSI) per feature and for the score:
 
     PSI = sum over bins of (actual share - expected share) * ln(actual share / expected share)
 

@@ -1,8 +1,9 @@
 """A model report a marketing manager can read: one HTML page with PNG charts per version.
 
-Written next to the artifact when a model is trained (``model-v0001.report/index.html``),
-linked from ``model_versions.report_path``, and rewritten by ``bank-scoring report VERSION``
-so that its drift section shows the latest nightly runs.
+Written next to the artifact (``model-v0001.report/index.html``) by its own step after
+training (the retrain DAG's ``write_report`` task, ``bank-scoring report VERSION``),
+linked from the version's ``report_path``, and written again on request so that its drift
+section shows the latest nightly runs.
 
 The figures come from the evaluation the training run saved beside the artifact
 (``model-v0001.evaluation.npz``: held-out outcomes, this model's and the champion's scores
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +37,7 @@ def report_dir(artifact_path: str | Path) -> Path:
 
 def save_evaluation(artifact_path: Path, y: np.ndarray, scores: np.ndarray, champion_scores: np.ndarray | None,
                     champion_version: int | None, importance: dict[str, tuple[float, float]]) -> Path:
+    """Keep what the report needs from training beside the artifact."""
     path = evaluation_path(artifact_path)
     names = list(importance)
     np.savez_compressed(
@@ -44,6 +47,29 @@ def save_evaluation(artifact_path: Path, y: np.ndarray, scores: np.ndarray, cham
         importance_mean=np.asarray([importance[n][0] for n in names]),
         importance_std=np.asarray([importance[n][1] for n in names]))
     return path
+
+
+@dataclass
+class _Evaluation:
+    """The saved evaluation of one version, as the charts and the page read it."""
+
+    y: np.ndarray
+    scores: np.ndarray
+    champion_scores: np.ndarray | None
+    champion_version: int | None
+    importance_names: list[str]
+    importance_mean: np.ndarray
+    importance_std: np.ndarray
+
+
+def _load_evaluation(artifact_path: str | Path) -> _Evaluation:
+    data = np.load(evaluation_path(artifact_path))
+    return _Evaluation(
+        y=data["y"].astype(int), scores=data["scores"],
+        champion_scores=data["champion_scores"] if data["champion_scores"].size else None,
+        champion_version=int(data["champion_version"]) or None,
+        importance_names=[str(n) for n in data["importance_names"]], importance_mean=data["importance_mean"],
+        importance_std=data["importance_std"])
 
 
 def _deciles(y: np.ndarray, p: np.ndarray) -> list[dict]:
@@ -61,36 +87,43 @@ def _deciles(y: np.ndarray, p: np.ndarray) -> list[dict]:
     return out
 
 
+def _drift_rows(engine: Engine, version: int) -> list:
+    """PSI per feature of the published nightly runs scored with this version."""
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "select r.run_id, r.score_date, d.feature, d.psi from run_drift d join scoring_runs r "
+            "on r.run_id = d.run_id where r.model_version = :v and r.status in ('published', 'superseded') "
+            "order by r.run_id"), {"v": version}).all()
+
+
 def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
-    """(Re)write the report of a model version; returns the path of its index.html."""
+    """(Re)write the report of a model version and link it in the registry; returns its index.html."""
+    mv = registry.get_version(engine, version)
+    ev = _load_evaluation(mv.artifact_path)
+    drift_rows = _drift_rows(engine, version)
+    runs = sorted({r.run_id for r in drift_rows})[-recent_runs:]
+    out = report_dir(mv.artifact_path)
+    out.mkdir(parents=True, exist_ok=True)
+    deciles = _deciles(ev.y, ev.scores)
+    _draw_charts(out, mv, ev, deciles, drift_rows, runs)
+    index = out / "index.html"
+    index.write_text(_html(mv, ev, deciles, registry.events(engine, version), drift_rows, runs), encoding="utf-8")
+    registry.set_report_path(engine, version, index)
+    return index
+
+
+def _draw_charts(out: Path, mv: registry.ModelVersion, ev: _Evaluation, deciles: list[dict], drift_rows: list,
+                 runs: list[int]) -> None:
+    """The page's PNG charts (CHARTS), drawn into ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve
 
-    mv = registry.get_version(engine, version)
-    data = np.load(evaluation_path(mv.artifact_path))
-    y, p = data["y"].astype(int), data["scores"]
-    champ_p = data["champion_scores"] if data["champion_scores"].size else None
-    champ_v = int(data["champion_version"]) or None
-    out = report_dir(mv.artifact_path)
-    out.mkdir(parents=True, exist_ok=True)
-    with engine.connect() as conn:
-        row = conn.execute(text("select metrics_json, params_json, training_rows, training_positives, holdout_rows, "
-                                "window_start, window_end, code_version, library_versions_json, "
-                                "training_fingerprint, created_at, status from model_versions "
-                                "where model_version = :v"), {"v": version}).one()
-        events = conn.execute(text("select created_at, event, actor, reason from model_events "
-                                   "where model_version = :v order by model_event_id"), {"v": version}).all()
-        drift_rows = conn.execute(text(
-            "select r.run_id, r.score_date, d.feature, d.psi from run_drift d join scoring_runs r "
-            "on r.run_id = d.run_id where r.model_version = :v and r.status in ('published', 'superseded') "
-            "order by r.run_id"), {"v": version}).all()
-    metrics = json.loads(row.metrics_json)
-    deciles = _deciles(y, p)
-    label = f"v{version}"
-    champ_label = f"champion v{champ_v}" if champ_v else None
+    y, p, champ_p = ev.y, ev.scores, ev.champion_scores
+    label = f"v{mv.model_version}"
+    champ_label = f"champion v{ev.champion_version}" if ev.champion_version else None
 
     def save(fig, ax, name, title, xlabel, ylabel, grid=False, legend=True):
         ax.set_xlabel(xlabel)
@@ -104,7 +137,7 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
 
-    # 1. cumulative gains
+    # cumulative gains
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([0] + [d["cum_share"] * 100 for d in deciles], [0] + [d["gain"] * 100 for d in deciles], "o-",
             color=_BLUE, label=f"model {label}")
@@ -115,14 +148,14 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
     ax.plot([0, 100], [0, 100], ":", color="black", label="calling at random")
     save(fig, ax, "gains.png", "Cumulative gains", "% of customers called, best leads first",
          "% of all subscriptions reached", grid=True)
-    # 2. lift by decile
+    # lift by decile
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar([d["decile"] for d in deciles], [d["lift"] for d in deciles], color=_BLUE)
     ax.axhline(1, color="black", linestyle=":", label="calling at random")
     ax.set_xticks(range(1, 11))
     save(fig, ax, "lift.png", "Lift by decile", "decile of customers (1 = best tenth)",
          "times the average subscription rate")
-    # 3. calibration
+    # calibration
     fig, ax = plt.subplots(figsize=(6, 4))
     shown = [(pred * 100, obs * 100, n) for pred, obs, n in calibration_bins(y, p) if n >= 20]
     xs, ys, ns = (list(col) for col in zip(*shown, strict=True)) if shown else ([], [], [])
@@ -132,7 +165,7 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
         ax.annotate(f"{n_:,}", (x_, y_), textcoords="offset points", xytext=(4, -10), fontsize=7, color=_GREY)
     save(fig, ax, "calibration.png", "Calibration: do the percentages come true?",
          "predicted chance of subscribing (%)", "share that actually subscribed (%)", grid=True)
-    # 4. score distribution
+    # score distribution
     fig, ax = plt.subplots(figsize=(6, 4))
     edges = np.linspace(0, max(0.05, float(p.max())), 40)
     ax.hist(p[y == 0] * 100, bins=edges * 100, alpha=0.6, color=_GREY, label="did not subscribe")
@@ -140,10 +173,10 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
     ax.set_yscale("log")
     save(fig, ax, "scores.png", "Score distribution", "predicted chance of subscribing (%)",
          "held-out calls (log scale)")
-    # 5. ROC
+    # ROC
     fig, ax = plt.subplots(figsize=(6, 4))
     fpr, tpr, _ = roc_curve(y, p)
-    ax.plot(fpr, tpr, color=_BLUE, label=f"model {label} (AUC {metrics['roc_auc']:.3f})")
+    ax.plot(fpr, tpr, color=_BLUE, label=f"model {label} (AUC {mv.metrics['roc_auc']:.3f})")
     if champ_p is not None:
         cf, ct, _ = roc_curve(y, champ_p)
         champ_auc = classification_metrics(y, champ_p)["roc_auc"]
@@ -151,17 +184,15 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
     ax.plot([0, 1], [0, 1], ":", color="black")
     ax.legend(loc="lower right")
     save(fig, ax, "roc.png", "ROC curve", "false positive rate", "true positive rate", legend=False)
-    # 6. permutation importance
-    names = [str(n) for n in data["importance_names"]]
-    means, stds = data["importance_mean"], data["importance_std"]
+    # permutation importance
+    names, means, stds = ev.importance_names, ev.importance_mean, ev.importance_std
     order = np.argsort(means)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.barh([names[i] for i in order], [means[i] for i in order], xerr=[stds[i] for i in order], color=_BLUE)
     save(fig, ax, "importance.png", "What the model relies on (permutation importance)",
          "drop in ROC AUC when the column is shuffled", "", legend=False)
-    # 7. drift trend over recent runs
+    # drift trend over recent runs
     fig, ax = plt.subplots(figsize=(7, 4))
-    runs = sorted({r.run_id for r in drift_rows})[-recent_runs:]
     if runs:
         dates = {r.run_id: str(r.score_date)[:10] for r in drift_rows}
         by_feature: dict[str, dict[int, float]] = {}
@@ -182,21 +213,15 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
     save(fig, ax, "drift.png", "Drift of tonight's customers from the training data", "",
          "population stability index", legend=False)
 
-    index = out / "index.html"
-    index.write_text(_html(version, mv, row, metrics, deciles, events, champ_v, y, champ_p, drift_rows, runs),
-                     encoding="utf-8")
-    with engine.begin() as conn:
-        conn.execute(text("update model_versions set report_path = :p where model_version = :v"),
-                     {"p": str(index), "v": version})
-    return index
-
 
 def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
-def _html(version, mv, row, metrics, deciles, events, champ_v, y, champ_p, drift_rows, runs) -> str:
+def _html(mv: registry.ModelVersion, ev: _Evaluation, deciles: list[dict], events: list[dict], drift_rows: list,
+          runs: list[int]) -> str:
     e = html.escape
+    version, metrics, y, champ_p, champ_v = mv.model_version, mv.metrics, ev.y, ev.champion_scores, ev.champion_version
     top = deciles[0]
     base = y.mean()
     cm = classification_metrics(y, champ_p) if champ_p is not None else None
@@ -212,8 +237,8 @@ def _html(version, mv, row, metrics, deciles, events, champ_v, y, champ_p, drift
     decile_rows = "".join(
         f"<tr><td>{d['decile']}</td><td>{d['customers']:,}</td><td>{_pct(d['mean_score'])}</td>"
         f"<td>{_pct(d['rate'])}</td><td>{d['lift']:.2f}</td><td>{_pct(d['gain'])}</td></tr>" for d in deciles)
-    history = "".join(f"<tr><td>{e(str(ev.created_at)[:19])}</td><td>{e(ev.event)}</td><td>{e(ev.actor)}</td>"
-                      f"<td>{e(ev.reason)}</td></tr>" for ev in events)
+    history = "".join(f"<tr><td>{e(str(event['created_at'])[:19])}</td><td>{e(event['event'])}</td>"
+                      f"<td>{e(event['actor'])}</td><td>{e(event['reason'])}</td></tr>" for event in events)
     if gate:
         comparison = (f"<p>Compared with champion v{champ_v} on the same {len(y):,} held-out calls: ROC AUC "
                       f"{gate['roc_auc_diff']:+.4f} (95% bootstrap interval {gate['roc_auc_low']:+.4f} to "
@@ -231,9 +256,8 @@ def _html(version, mv, row, metrics, deciles, events, champ_v, y, champ_p, drift
                   + (" &mdash; <b>above 0.2: the customers have changed; consider retraining.</b>"
                      if worst and worst[0][0] > 0.2 else " (all below 0.2: stable).") + "</p>")
     champion_head = f"<th>champion v{champ_v}</th>" if cm else ""
-    libs = json.loads(row.library_versions_json)
-    window = (f"from {row.window_start or 'the first call'} to {row.window_end or 'the last call'}"
-              if row.window_start or row.window_end else "(all past calls)")
+    window = (f"from {mv.window_start or 'the first call'} to {mv.window_end or 'the last call'}"
+              if mv.window_start or mv.window_end else "(all past calls)")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Lead-scoring model v{version}</title>
 <style>
@@ -250,8 +274,8 @@ subscriptions, <b>{top['lift']:.1f} times</b> as many per call as calling at ran
 The percentages the model gives are real probabilities: on average they are off by
 {metrics['expected_calibration_error'] * 100:.1f} percentage points.</p>
 <p class="small">Measured on {len(y):,} past calls the model never saw in training (a fixed 20% of calls, the
-same for every version). Trained on the other {row.training_rows - len(y):,} of {row.training_rows:,} past calls
-{window}, of which {row.training_positives:,} ended in a subscription.</p>
+same for every version). Trained on the other {mv.training_rows - len(y):,} of {mv.training_rows:,} past calls
+{window}, of which {mv.training_positives:,} ended in a subscription.</p>
 
 <h2>How much better than calling at random</h2>
 <div class="charts"><img src="gains.png" alt="cumulative gains chart"> <img src="lift.png" alt="lift by decile"></div>
@@ -287,11 +311,11 @@ this model: below 0.1 stable, 0.1&ndash;0.2 worth a look, above 0.2 the customer
 
 <h2>Reproducibility</h2>
 <table>
-<tr><td>training rows fingerprint (sha256)</td><td><code>{e(row.training_fingerprint)}</code></td></tr>
+<tr><td>training rows fingerprint (sha256)</td><td><code>{e(mv.training_fingerprint)}</code></td></tr>
 <tr><td>artifact</td><td><code>{e(str(mv.artifact_path))}</code> sha256 <code>{e(mv.artifact_sha256)}</code></td></tr>
-<tr><td>code version</td><td><code>{e(row.code_version)}</code></td></tr>
-<tr><td>parameters</td><td><code>{e(row.params_json)}</code></td></tr>
-<tr><td>libraries</td><td>{e(', '.join(f'{k} {v}' for k, v in libs.items()))}</td></tr>
+<tr><td>code version</td><td><code>{e(mv.code_version)}</code></td></tr>
+<tr><td>parameters</td><td><code>{e(json.dumps(mv.params, sort_keys=True))}</code></td></tr>
+<tr><td>libraries</td><td>{e(', '.join(f'{k} {v}' for k, v in mv.libraries.items()))}</td></tr>
 </table>
 </body></html>
 """

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bank_scoring.evaluate import classification_metrics  # noqa: E402
 from bank_scoring.features import feature_frame  # noqa: E402
 from bank_scoring.ingest import read_uci_csv  # noqa: E402
-from bank_scoring.train import build_pipeline  # noqa: E402
+from bank_scoring.training import build_pipeline  # noqa: E402
 
 TUTORIAL_COLUMNS = ["age", "job", "marital", "education", "has_credit_default", "balance", "has_housing_loan",
                     "has_personal_loan"]

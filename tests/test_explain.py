@@ -5,16 +5,19 @@ import numpy as np
 from bank_scoring.explain import FACTORS, describe, reason_codes, reference_values
 from bank_scoring.features import feature_frame
 from bank_scoring.generate import generate_calls
-from bank_scoring.train import build_pipeline
+from bank_scoring.training import build_bundle, build_pipeline
 
 
 def test_the_first_reason_is_the_factor_that_adds_most():
     calls = generate_calls(4000, seed=5)
     X = feature_frame(calls, calls["contact_month"], calls["contact_day"], calls["contact_year"])
     model = build_pipeline().fit(X, calls["is_subscribed"].astype(int))
+    bundle = build_bundle(model, X)
     reference = reference_values(X)
+    assert bundle.reference_values == reference and set(reference) == set(FACTORS)
     top = X.iloc[np.argsort(-model.predict_proba(X)[:, 1])[:20]].reset_index(drop=True)
-    reasons = reason_codes(model, top, reference)
+    reasons = reason_codes(bundle, top)
+    assert reason_codes(bundle, top.head(0)) == []
     base = model.predict_proba(top)[:, 1]
     for i, why in enumerate(reasons):
         assert 1 <= len(why) <= 3

@@ -1,13 +1,13 @@
-"""The model's input columns: the call's year, the fast category codes, old models' columns."""
+"""The model's input columns: the call's year, the fast category codes, the bundle's column order."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.preprocessing import OrdinalEncoder
 
-from bank_scoring.features import CATEGORICAL, FEATURES, CategoryCodes, ClipCallYear, feature_frame, model_columns
+from bank_scoring.features import CATEGORICAL, FEATURES, CategoryCodes, ClipCallYear, feature_frame
 from bank_scoring.generate import generate_calls
-from bank_scoring.train import build_pipeline
+from bank_scoring.training import build_bundle, build_pipeline
 
 
 def calls(n=3000, seed=0):
@@ -57,13 +57,14 @@ def test_every_candidate_learns_the_year_and_handles_unknown_years(estimator):
     assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
 
 
-def test_a_model_from_an_older_feature_list_gets_its_own_columns():
+def test_the_bundle_gives_its_pipeline_the_columns_in_the_fitted_order():
     X, rows = calls()
-    older = [c for c in FEATURES if c != "contact_year"]
-    model = build_pipeline("hist_gradient_boosting", seed=0).fit(X[older], rows["is_subscribed"].astype(int))
-    assert list(model_columns(model, X).columns) == older
-    assert model.predict_proba(model_columns(model, X)).shape == (len(X), 2)
-    assert model_columns(build_pipeline().fit(X, rows["is_subscribed"].astype(int)), X) is X
+    bundle = build_bundle(build_pipeline("hist_gradient_boosting", seed=0).fit(X, rows["is_subscribed"].astype(int)),
+                          X)
+    assert bundle.features == FEATURES
+    shuffled = X[list(reversed(X.columns))].assign(extra=1)
+    np.testing.assert_array_equal(bundle.predict(shuffled), bundle.pipeline.predict_proba(X)[:, 1])
+    assert bundle.predict(X.head(0)).shape == (0,)
 
 
 def test_unknown_year_is_missing_not_zero():

@@ -5,7 +5,7 @@ import pytest
 
 from bank_scoring import registry
 from bank_scoring.evaluate import _fast_auc, paired_bootstrap
-from bank_scoring.train import gate, train_model
+from bank_scoring.training import decide, gate, train_model
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,20 @@ def test_better_ranking_with_worse_calibration_is_rejected(holdout):
     promoted, why, _ = gate(y, overconfident, weak)
     assert not promoted
     assert "worse calibrated" in why
+
+
+def test_the_promotion_mode_overrides_the_gate_and_the_first_model_is_champion(holdout):
+    y, p, rng = holdout
+    twin = np.clip(p + rng.normal(0, 0.002, len(p)), 0.001, 0.999)
+    first = decide("if_better", None, y, p, None, 0.8, None)
+    assert (first.status, first.reason, first.bootstrap) == ("champion", "first model: no champion yet", None)
+    rejected = decide("if_better", 3, y, twin, p, 0.80, 0.80)
+    assert rejected.status == "rejected" and "vs champion v3" in rejected.reason
+    forced = decide("always", 3, y, twin, p, 0.80, 0.80)
+    assert forced.status == "champion" and forced.reason.startswith("promoted on request")
+    assert "gate said: not better beyond the noise" in forced.reason
+    kept = decide("never", 3, y, p, twin, 0.80, 0.80)
+    assert kept.status == "candidate" and kept.bootstrap is not None
 
 
 def test_bootstrap_is_reproducible(holdout):

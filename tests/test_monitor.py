@@ -8,8 +8,8 @@ import pandas as pd
 from sqlalchemy import text
 
 from bank_scoring import monitor
-from bank_scoring.score import get_run, score_customers
-from bank_scoring.train import train_model
+from bank_scoring.scoring import get_run, score_customers
+from bank_scoring.training import train_model
 
 DAY = dt.date(2026, 11, 28)
 
@@ -41,7 +41,7 @@ def test_shifted_customers_raise_the_drift_flag(loaded_engine, model_dir, caplog
     assert calm.drift_alert is None and calm.max_psi < 0.1
     with loaded_engine.begin() as conn:  # the bank acquires an older, richer customer base
         conn.execute(text("update customers set age = age + 25, balance = balance * 10 + 20000"))
-    with caplog.at_level(logging.WARNING, logger="bank_scoring.score"):
+    with caplog.at_level(logging.WARNING, logger="bank_scoring.scoring"):
         shifted = score_customers(loaded_engine, DAY + dt.timedelta(days=1))
     assert shifted.status == "published"  # scores still go out; the flag tells the team
     assert shifted.drift_alert.startswith("drift above 0.2: ")

@@ -3,7 +3,9 @@ import pytest
 from support import load_synthetic
 
 from bank_scoring import registry
-from bank_scoring.train import train_model
+from bank_scoring.db import file_sha256
+from bank_scoring.model_bundle import ModelBundle
+from bank_scoring.training import train_model
 
 
 @pytest.fixture
@@ -15,77 +17,68 @@ def champion(sqlite_engine, model_dir):
 
 def test_model_loads_when_the_file_is_the_registered_one(champion):
     model = registry.load_model(champion)
-    assert hasattr(model, "predict_proba")
+    assert isinstance(model, ModelBundle) and hasattr(model.pipeline, "predict_proba")
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "modified"])
-def test_changed_artifact_is_refused_without_unpickling(champion, monkeypatch, damage):
+def test_a_file_from_before_the_bundle_format_is_refused(sqlite_engine, champion):
+    """A registered file that unpickles to a bare Pipeline says to retrain."""
     from pathlib import Path
+
+    from sqlalchemy import text
 
     path = Path(champion.artifact_path)
-    if damage == "missing":
-        path.unlink()
-    elif damage == "truncated":
-        path.write_bytes(path.read_bytes()[:100])
-    else:
-        path.write_bytes(path.read_bytes() + b"\x00")
-
-    def never(*_a, **_k):
-        raise AssertionError("joblib.load was called on an unverified file")
-
-    monkeypatch.setattr(joblib, "load", never)
-    with pytest.raises(registry.ModelIntegrityError, match="missing" if damage == "missing" else "sha256"):
-        registry.load_model(champion)
+    joblib.dump(registry.load_model(champion).pipeline, path)
+    with sqlite_engine.begin() as conn:  # as the registry of that time would have recorded it
+        conn.execute(text("update model_versions set artifact_sha256 = :s where model_version = :v"),
+                     {"s": file_sha256(path), "v": champion.model_version})
+    with pytest.raises(registry.ModelIntegrityError, match="Pipeline.*predates the bundle format"):
+        registry.load_model(registry.require_champion(sqlite_engine))
 
 
-def test_metadata_is_saved_beside_the_artifact(champion):
-    import json
+def test_the_version_row_carries_what_callers_need(sqlite_engine, champion):
+    assert champion.metrics["roc_auc"] == champion.roc_auc and "expected_calibration_error" in champion.metrics
+    assert champion.report_path is None and champion.features and champion.libraries["scikit-learn"]
+    registry.set_report_path(sqlite_engine, champion.model_version, "/somewhere/index.html")
+    assert registry.get_version(sqlite_engine, champion.model_version).report_path == "/somewhere/index.html"
+    with pytest.raises(LookupError):
+        registry.set_report_path(sqlite_engine, 99, "/x")
+
+
+def test_same_training_is_found_by_rows_and_params(sqlite_engine, champion):
+    same = registry.find_same_training(sqlite_engine, champion.training_fingerprint, champion.params)
+    assert same == champion
+    assert registry.find_same_training(sqlite_engine, champion.training_fingerprint,
+                                       {**champion.params, "seed": 1}) is None
+    assert registry.find_same_training(sqlite_engine, "0" * 64, champion.params) is None
+
+
+def test_registration_takes_only_a_bundle_and_reject_is_recorded(sqlite_engine, champion, model_dir):
+    new = registry.NewVersion(
+        algorithm="x", params={}, features=champion.features, training_fingerprint="f", training_rows=1,
+        training_positives=1, holdout_rows=1, window_start=None, window_end=None, metrics={})
+    with pytest.raises(TypeError, match="only a ModelBundle"):
+        registry.register_version(sqlite_engine, model_dir, registry.load_model(champion).pipeline, new, "r", "a")
+    added = registry.register_version(sqlite_engine, model_dir, registry.load_model(champion), new, "copied", "carol")
+    assert (added.model_version, added.status, added.roc_auc) == (champion.model_version + 1, "candidate", None)
+    registry.reject(sqlite_engine, added.model_version, "not better", "carol")
+    assert registry.get_version(sqlite_engine, added.model_version).status == "rejected"
+    assert [(e["event"], e["reason"]) for e in registry.events(sqlite_engine, added.model_version)] == [
+        ("registered", "copied"), ("rejected", "not better")]
+    with pytest.raises(LookupError):
+        registry.reject(sqlite_engine, 99, "typo", "carol")
+
+
+def test_model_code_hash_covers_the_training_package(monkeypatch, tmp_path):
+    import shutil
     from pathlib import Path
 
-    meta = json.loads(Path(champion.artifact_path).with_suffix(".json").read_text())
-    assert meta["artifact_sha256"] == champion.artifact_sha256
-    assert meta["training_fingerprint"] == champion.training_fingerprint
-    assert "duration_seconds" not in meta["features"]
-    assert set(meta["libraries"]) >= {"scikit-learn", "pandas", "numpy", "python"}
-
-
-def test_promote_by_hand_is_recorded(sqlite_engine, champion, model_dir):
-    other = train_model(sqlite_engine, model_dir, estimator="logistic_regression", promote="never")
-    registry.promote(sqlite_engine, other.model_version, "manager asked", "alice")
-    assert registry.require_champion(sqlite_engine).model_version == other.model_version
-    assert registry.get_version(sqlite_engine, champion.model_version).status == "retired"
-    last = registry.events(sqlite_engine)[-1]
-    assert (last["event"], last["actor"], last["reason"]) == ("promoted", "alice", "manager asked")
-    with pytest.raises(LookupError):
-        registry.promote(sqlite_engine, 99, "typo", "alice")
-
-
-def test_rollback_restores_the_previous_champion_and_is_recorded(sqlite_engine, champion, model_dir):
-    with pytest.raises(LookupError, match="nothing to roll back to"):
-        registry.rollback(sqlite_engine, "oops", "bob")
-    other = train_model(sqlite_engine, model_dir, estimator="logistic_regression", promote="always")
-    assert registry.require_champion(sqlite_engine).model_version == other.model_version
-    back = registry.rollback(sqlite_engine, "conversion fell", "bob")
-    assert back == champion.model_version == registry.require_champion(sqlite_engine).model_version
-    assert registry.get_version(sqlite_engine, other.model_version).status == "retired"
-    last = registry.events(sqlite_engine)[-1]
-    assert (last["event"], last["actor"]) == ("promoted", "bob")
-    assert last["reason"] == f"rollback from v{other.model_version}: conversion fell"
-    # rolling back again returns to the model rolled back from
-    assert registry.rollback(sqlite_engine, "false alarm", "bob") == other.model_version
-
-
-def test_same_rows_and_seed_give_the_same_metrics_in_a_fresh_database(tmp_path):
-    """Reproducibility: a second database with the same rows trains to identical figures."""
-    from bank_scoring.db import init_db, make_db_engine
-
-    results = []
-    for name in ("a", "b"):
-        engine = make_db_engine(f"sqlite:///{tmp_path / name}.db")
-        init_db(engine)
-        load_synthetic(engine)
-        results.append(train_model(engine, tmp_path / f"models-{name}"))
-        engine.dispose()
-    first, second = results
-    keep = ("roc_auc", "pr_auc", "lift_top_decile", "brier_score", "expected_calibration_error")
-    assert {k: first.metrics[k] for k in keep} == {k: second.metrics[k] for k in keep}
+    here = Path(registry.__file__).resolve().parent
+    before = registry.model_code_sha256()
+    copy = tmp_path / "bank_scoring"
+    shutil.copytree(here / "training", copy / "training", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("features.py", "validate.py", "model_bundle.py"):
+        shutil.copy(here / name, copy / name)
+    monkeypatch.setattr(registry, "__file__", str(copy / "registry.py"))
+    assert registry.model_code_sha256() == before
+    (copy / "training" / "gate.py").write_text((here / "training" / "gate.py").read_text() + "\n# changed\n")
+    assert registry.model_code_sha256() != before

@@ -4,13 +4,11 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from sqlalchemy import text
-
 from bank_scoring import registry
 from bank_scoring.cli import main
-from bank_scoring.report import CHARTS
-from bank_scoring.score import score_customers
-from bank_scoring.train import train_model
+from bank_scoring.report import CHARTS, evaluation_path, write_report
+from bank_scoring.scoring import score_customers
+from bank_scoring.training import train_model
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -20,10 +18,11 @@ def test_every_version_gets_a_report_holding_its_charts(loaded_engine, model_dir
     second = train_model(loaded_engine, model_dir, estimator="logistic_regression", promote="never")
     for result in (first, second):
         version = registry.get_version(loaded_engine, result.model_version)
-        with loaded_engine.connect() as conn:
-            linked = conn.execute(text("select report_path from model_versions where model_version = :v"),
-                                  {"v": result.model_version}).scalar()
-        index = Path(linked)
+        assert version.report_path is None  # training saves the evaluation; the report is its own step
+        assert evaluation_path(version.artifact_path).is_file()
+        written = write_report(loaded_engine, result.model_version)
+        index = Path(registry_path(loaded_engine, result.model_version))
+        assert index == written
         assert index.is_file() and index.parent.parent == Path(version.artifact_path).parent
         page = index.read_text()
         images = re.findall(r'<img src="([^"]+)"', page)
@@ -38,9 +37,15 @@ def test_every_version_gets_a_report_holding_its_charts(loaded_engine, model_dir
 
 
 def registry_path(engine, version):
-    with engine.connect() as conn:
-        return conn.execute(text("select report_path from model_versions where model_version = :v"),
-                            {"v": version}).scalar()
+    return registry.get_version(engine, version).report_path
+
+
+def test_writing_a_report_again_replaces_it(loaded_engine, model_dir):
+    """What the retrain DAG does when the same rows gave an existing version."""
+    result = train_model(loaded_engine, model_dir)
+    first = write_report(loaded_engine, result.model_version)
+    again = write_report(loaded_engine, train_model(loaded_engine, model_dir).model_version)
+    assert again == first and registry_path(loaded_engine, result.model_version) == str(first)
 
 
 def test_report_command_prints_the_path_and_shows_recent_drift(loaded_engine, model_dir, capsys, monkeypatch):

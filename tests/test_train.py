@@ -7,7 +7,8 @@ from sqlalchemy import text
 from bank_scoring import registry
 from bank_scoring.db import file_sha256
 from bank_scoring.ingest import load_csv
-from bank_scoring.train import build_pipeline, check_training_window, train_model
+from bank_scoring.model_bundle import ModelBundle
+from bank_scoring.training import build_pipeline, check_training_window, train_model
 from bank_scoring.validate import TrainingDataError
 
 
@@ -20,12 +21,19 @@ def test_first_model_becomes_champion_with_metrics(loaded_engine, model_dir):
     assert version.model_version == result.model_version
     assert version.artifact_sha256 == file_sha256(Path(version.artifact_path))
     assert [e["event"] for e in registry.events(loaded_engine)] == ["registered", "promoted"]
+    assert version.metrics == result.metrics and version.params["estimator"] == "hist_gradient_boosting"
+    assert version.report_path is None  # the report is its own step (report.write_report)
+    bundle = registry.load_model(version)
+    assert isinstance(bundle, ModelBundle) and bundle.features == version.features
+    assert not hasattr(bundle.pipeline, "reference_values_")  # what the night needs is on the bundle
+    assert len(bundle.reference_sample) == min(5_000, version.training_rows - version.holdout_rows)
 
 
 def test_same_rows_same_seed_reuses_the_version(loaded_engine, model_dir):
     first = train_model(loaded_engine, model_dir)
     again = train_model(loaded_engine, model_dir)
     assert again.reused and again.model_version == first.model_version
+    assert again.metrics == first.metrics and again.status == "champion"
     assert len(registry.list_versions(loaded_engine)) == 1
 
 
@@ -82,6 +90,22 @@ def test_real_data_default_beats_the_tutorial_forest(sqlite_engine, bank_full_cs
     assert tutorial.status == "rejected"
 
 
+def test_window_is_taken_as_iso_strings_and_recorded(loaded_engine, model_dir):
+    result = train_model(loaded_engine, model_dir, window_start="2008-01-01", window_end="2009-06-30")
+    version = registry.get_version(loaded_engine, result.model_version)
+    assert (version.window_start, version.window_end) == (dt.date(2008, 1, 1), dt.date(2009, 6, 30))
+    assert version.training_rows == check_training_window(loaded_engine, "2008-01-01", "2009-06-30")["rows"]
+    with pytest.raises(ValueError, match="starts 2010-01-01 after it ends 2009-01-01"):
+        train_model(loaded_engine, model_dir, window_start="2010-01-01", window_end=dt.date(2009, 1, 1))
+
+
+def test_training_code_holds_no_sql_against_the_registry_tables():
+    """The registry owns every write to model_versions and model_events."""
+    package = Path(__file__).resolve().parent.parent / "bank_scoring" / "training"
+    for path in package.glob("*.py"):
+        source = path.read_text()
+        assert "model_versions" not in source and "model_events" not in source, path.name
+
 
 def test_gradient_boosting_takes_the_category_codes_as_they_are(loaded_engine, model_dir):
     """The champion's own re-encoding is dropped only because it changes nothing, missing and
@@ -89,10 +113,10 @@ def test_gradient_boosting_takes_the_category_codes_as_they_are(loaded_engine, m
     import numpy as np
 
     from bank_scoring.features import feature_frame
-    from bank_scoring.train import load_training_rows, skip_repeated_encoding
+    from bank_scoring.training import load_training_rows, skip_repeated_encoding
 
     train_model(loaded_engine, model_dir)
-    champion = registry.load_model(registry.require_champion(loaded_engine))
+    champion = registry.load_model(registry.require_champion(loaded_engine)).pipeline
     assert champion.named_steps["model"].__class__.__name__ == "HistGradientBoostingClassifier"
     assert champion.named_steps["model"]._preprocessor is None
 

@@ -6,7 +6,7 @@ import joblib
 import pytest
 
 from bank_scoring import registry
-from bank_scoring.score import score_customers
+from bank_scoring.scoring import score_customers
 
 from .conftest import DAY, cli, scalar
 

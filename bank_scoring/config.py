@@ -22,8 +22,8 @@ NIGHTLY_SCHEDULE_ENV = "BANK_SCORING_NIGHTLY_SCHEDULE"
 RETRY_DELAY_ENV = "BANK_SCORING_RETRY_DELAY_SECONDS"
 AIRFLOW_CONN_ID = "bank_scoring_db"
 
-# Customers read at a time. 100,000 rather than 50,000: 10M partitions 22.8-23.2 s instead of
-# 23.6-24.7 (paired runs, README "Scale"), workers at about 285 MB instead of 245.
+# Customers read at a time: large enough that per-chunk overhead is small, small enough to
+# bound a worker's memory (docs/performance.md).
 DEFAULT_CHUNK_ROWS = 100_000
 DEFAULT_PARTITIONS = 2
 DEFAULT_REASON_ROWS = 5_000  # top customers of each run that get reason codes

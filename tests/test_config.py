@@ -14,8 +14,15 @@ def test_defaults_live_under_var_in_the_working_folder(tmp_path):
 
 
 def test_environment_overrides(tmp_path):
-    settings = load_settings({"BANK_SCORING_DB_URL": "postgresql://u@h/db", "BANK_SCORING_MODEL_DIR": "/m",
-                              "BANK_CSV": "/d/bank.csv", "BANK_SCORING_PARTITIONS": "8"}, cwd=tmp_path)
+    settings = load_settings(
+        {
+            "BANK_SCORING_DB_URL": "postgresql://u@h/db",
+            "BANK_SCORING_MODEL_DIR": "/m",
+            "BANK_CSV": "/d/bank.csv",
+            "BANK_SCORING_PARTITIONS": "8",
+        },
+        cwd=tmp_path,
+    )
     assert settings.db_url == "postgresql://u@h/db"
     assert settings.model_dir == Path("/m")
     assert settings.bank_csv == Path("/d/bank.csv")
@@ -34,7 +41,9 @@ def test_airflow_postgres_connection_becomes_a_psycopg_url():
 
 
 def test_airflow_connection_extra_url_wins_and_unknown_type_is_refused():
-    assert db_url_from_airflow_connection("generic", None, None, None, None, None,
-                                          {"sqlalchemy_url": "sqlite:///x.db"}) == "sqlite:///x.db"
+    assert (
+        db_url_from_airflow_connection("generic", None, None, None, None, None, {"sqlalchemy_url": "sqlite:///x.db"})
+        == "sqlite:///x.db"
+    )
     with pytest.raises(ValueError, match="mysql"):
         db_url_from_airflow_connection("mysql", "h", None, None, None, None, None)

@@ -3,18 +3,17 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
-from bank_scoring.score import score_customers
-from bank_scoring.train import train_model
+from bank_scoring.scoring import score_customers
 from bank_scoring.worklist import fetch_worklist, format_worklist
 
 DAY = dt.date(2026, 11, 28)
 
 
 @pytest.fixture
-def scored(loaded_engine, model_dir):
-    train_model(loaded_engine, model_dir)
-    score_customers(loaded_engine, DAY)
-    return loaded_engine
+def scored(trained_engine):
+    """3,000 customers scored for DAY by the session's trained champion."""
+    score_customers(trained_engine, DAY)
+    return trained_engine
 
 
 def test_best_leads_first_with_what_an_agent_needs(scored):
@@ -31,8 +30,13 @@ def test_do_not_call_and_already_called_customers_leave_the_list(scored):
     first, second = int(top["customer_id"][0]), int(top["customer_id"][1])
     with scored.begin() as conn:
         conn.execute(text("update customers set is_do_not_call = true where customer_id = :c"), {"c": first})
-        conn.execute(text("insert into call_outcomes (customer_id, score_date, agent_id, outcome) "
-                          "values (:c, :d, 'agent7', 'declined')"), {"c": second, "d": DAY})
+        conn.execute(
+            text(
+                "insert into call_outcomes (customer_id, score_date, agent_id, outcome) "
+                "values (:c, :d, 'agent7', 'declined')"
+            ),
+            {"c": second, "d": DAY},
+        )
     after = fetch_worklist(scored, limit=3)
     assert first not in set(after["customer_id"]) and second not in set(after["customer_id"])
 
@@ -51,26 +55,25 @@ def test_injection_strings_are_refused_and_change_nothing(scored, evil):
         assert conn.execute(text("select count(*) from customer_scores")).scalar() == 3000
 
 
-def test_top_customers_carry_three_reasons_in_plain_words(loaded_engine, model_dir):
+def test_top_customers_carry_three_reasons_in_plain_words(trained_engine):
     from bank_scoring import registry
     from bank_scoring.explain import FACTORS, describe
 
-    train_model(loaded_engine, model_dir)
-    run = score_customers(loaded_engine, DAY, reason_rows=50)
-    frame = fetch_worklist(loaded_engine, limit=60)
+    run = score_customers(trained_engine, DAY, reason_rows=50)
+    frame = fetch_worklist(trained_engine, limit=60)
     top, rest = frame.iloc[:50], frame.iloc[50:]
     assert top["reason_1"].notna().all()
     assert rest[["reason_1", "reason_2", "reason_3"]].isna().all().all()  # only the top is explained
     # each reason is one of the phrases describe() makes for that customer's own values
-    model = registry.load_model(registry.require_champion(loaded_engine))
-    with loaded_engine.connect() as conn:
+    model = registry.load_model(registry.require_champion(trained_engine))
+    with trained_engine.connect() as conn:
         customers = {r.customer_id: r._mapping for r in conn.execute(text("select * from customers"))}
     for row in top.itertuples():
         customer = customers[row.customer_id]
         own = {describe(f, customer[f]) for f in FACTORS}
         reasons = [r for r in (row.reason_1, row.reason_2, row.reason_3) if isinstance(r, str)]
         assert reasons and set(reasons) <= own, (reasons, own)
-    # the typical customer the reasons are measured against travels inside the artifact
-    assert set(model.reference_values_) == set(FACTORS) and run.status == "published"
+    # the typical customer the reasons are measured against travels inside the model's bundle
+    assert set(model.reference_values) == set(FACTORS) and run.status == "published"
     printed = format_worklist(frame.head(5))
     assert "why (strongest first)" in printed and frame["reason_1"].iloc[0] in printed

@@ -57,8 +57,10 @@ def check_csv(path: Path, origin: str) -> DataFile:
         if rows != known["rows"]:
             found.warnings.append(f"{path.name} has {rows} rows, UCI's has {known['rows']}")
         if found.sha256 != known["sha256"]:
-            found.warnings.append(f"{path.name} sha256 {found.sha256[:16]}... differs from the published "
-                                  f"{known['sha256'][:16]}...: not UCI's exact bytes")
+            found.warnings.append(
+                f"{path.name} sha256 {found.sha256[:16]}... differs from the published "
+                f"{known['sha256'][:16]}...: not UCI's exact bytes"
+            )
     return found
 
 

@@ -63,8 +63,9 @@ def _fast_auc(y_true: np.ndarray, propensity: np.ndarray) -> float:
     return float((ranks[y_true == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-def paired_bootstrap(y_true, challenger, champion, resamples: int = 1000, seed: int = 0,
-                     level: float = 0.95) -> dict[str, float]:
+def paired_bootstrap(
+    y_true, challenger, champion, resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict[str, float]:
     """Confidence intervals of challenger minus champion on the same held-out calls.
 
     Both models are scored on the same resampled calls each round (paired), so the
@@ -83,13 +84,16 @@ def paired_bootstrap(y_true, challenger, champion, resamples: int = 1000, seed: 
             continue
         diffs["roc_auc"].append(_fast_auc(yb, new[idx]) - _fast_auc(yb, old[idx]))
         diffs["lift_top_decile"].append(lift_at(yb, new[idx]) - lift_at(yb, old[idx]))
-        diffs["expected_calibration_error"].append(expected_calibration_error(yb, new[idx])
-                                                   - expected_calibration_error(yb, old[idx]))
+        diffs["expected_calibration_error"].append(
+            expected_calibration_error(yb, new[idx]) - expected_calibration_error(yb, old[idx])
+        )
     tail = (1 - level) / 2 * 100
     out: dict[str, float] = {"resamples": float(len(diffs["roc_auc"])), "level": level}
-    observed = {"roc_auc": _fast_auc(y, new) - _fast_auc(y, old),
-                "lift_top_decile": lift_at(y, new) - lift_at(y, old),
-                "expected_calibration_error": expected_calibration_error(y, new) - expected_calibration_error(y, old)}
+    observed = {
+        "roc_auc": _fast_auc(y, new) - _fast_auc(y, old),
+        "lift_top_decile": lift_at(y, new) - lift_at(y, old),
+        "expected_calibration_error": expected_calibration_error(y, new) - expected_calibration_error(y, old),
+    }
     for name, values in diffs.items():
         low, high = np.percentile(values, [tail, 100 - tail])
         out[f"{name}_diff"] = float(observed[name])

@@ -21,10 +21,18 @@ FACTORS = CUSTOMER_CATEGORICAL + BOOLEAN + NUMERIC
 MIN_CONTRIBUTION = 0.002
 
 _JOBS = {
-    "admin.": "works in administration", "blue-collar": "blue-collar worker", "entrepreneur": "entrepreneur",
-    "housemaid": "housemaid", "management": "works in management", "retired": "retired",
-    "self-employed": "self-employed", "services": "works in services", "student": "student",
-    "technician": "technician", "unemployed": "unemployed", "unknown": "job not known",
+    "admin.": "works in administration",
+    "blue-collar": "blue-collar worker",
+    "entrepreneur": "entrepreneur",
+    "housemaid": "housemaid",
+    "management": "works in management",
+    "retired": "retired",
+    "self-employed": "self-employed",
+    "services": "works in services",
+    "student": "student",
+    "technician": "technician",
+    "unemployed": "unemployed",
+    "unknown": "job not known",
 }
 
 
@@ -42,8 +50,11 @@ def reference_values(features: pd.DataFrame) -> dict:
 def describe(factor: str, value) -> str:
     """A factor's value in an agent's words."""
     if factor == "previous_outcome":
-        return {"success": "previous campaign succeeded", "failure": "took part in the previous campaign",
-                "other": "responded to an earlier campaign"}.get(value, "not in an earlier campaign")
+        return {
+            "success": "previous campaign succeeded",
+            "failure": "took part in the previous campaign",
+            "other": "responded to an earlier campaign",
+        }.get(value, "not in an earlier campaign")
     if factor == "has_housing_loan":
         return "has a housing loan" if value else "no housing loan"
     if factor == "has_personal_loan":
@@ -52,14 +63,18 @@ def describe(factor: str, value) -> str:
         return "has credit in default" if value else "no credit in default"
     if factor == "contact_channel":
         return {"cellular": "reachable on a mobile", "telephone": "reachable on a landline"}.get(
-            value, "phone type not known")
+            value, "phone type not known"
+        )
     if factor == "job":
         return _JOBS.get(value, f"works as {value}")
     if factor == "marital":
         return {"single": "single", "married": "married", "divorced": "divorced"}.get(value, "marital status unknown")
     if factor == "education":
-        return {"tertiary": "university education", "secondary": "secondary education",
-                "primary": "primary education"}.get(value, "education not known")
+        return {
+            "tertiary": "university education",
+            "secondary": "secondary education",
+            "primary": "primary education",
+        }.get(value, "education not known")
     if factor == "age":
         return f"aged {int(value)}"
     if factor == "balance":

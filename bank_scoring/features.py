@@ -44,8 +44,12 @@ def month_name(day: dt.date) -> str:
     return MONTHS[day.month - 1]
 
 
-def feature_frame(rows: pd.DataFrame, contact_month: str | pd.Series, contact_day: int | pd.Series,
-                  contact_year: int | float | pd.Series | None) -> pd.DataFrame:
+def feature_frame(
+    rows: pd.DataFrame,
+    contact_month: str | pd.Series,
+    contact_day: int | pd.Series,
+    contact_year: int | float | pd.Series | None,
+) -> pd.DataFrame:
     """Build the model's input columns from customer attribute columns.
 
     Args:

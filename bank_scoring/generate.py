@@ -21,21 +21,62 @@ from bank_scoring.ingest import RENAMES, UCI_COLUMNS
 
 GENERATOR_VERSION = 1
 
-JOB = {"blue-collar": 0.2153, "management": 0.2092, "technician": 0.168, "admin.": 0.1144,
-       "services": 0.0919, "retired": 0.0501, "self-employed": 0.0349, "entrepreneur": 0.0329,
-       "unemployed": 0.0288, "housemaid": 0.0274, "student": 0.0207, "unknown": 0.0064}
+JOB = {
+    "blue-collar": 0.2153,
+    "management": 0.2092,
+    "technician": 0.168,
+    "admin.": 0.1144,
+    "services": 0.0919,
+    "retired": 0.0501,
+    "self-employed": 0.0349,
+    "entrepreneur": 0.0329,
+    "unemployed": 0.0288,
+    "housemaid": 0.0274,
+    "student": 0.0207,
+    "unknown": 0.0064,
+}
 MARITAL = {"married": 0.6019, "single": 0.2829, "divorced": 0.1152}
 EDUCATION = {"secondary": 0.5132, "tertiary": 0.2942, "primary": 0.1515, "unknown": 0.0411}
 CONTACT = {"cellular": 0.6477, "unknown": 0.288, "telephone": 0.0643}
 PREVIOUS_OUTCOME_IF_CONTACTED = {"failure": 0.593, "other": 0.223, "success": 0.184}
-MONTH_SHARE = {"may": 0.3045, "jul": 0.1525, "aug": 0.1382, "jun": 0.1181, "nov": 0.0878, "apr": 0.0649,
-               "feb": 0.0586, "jan": 0.031, "oct": 0.0163, "sep": 0.0128, "mar": 0.0106, "dec": 0.0047}
+MONTH_SHARE = {
+    "may": 0.3045,
+    "jul": 0.1525,
+    "aug": 0.1382,
+    "jun": 0.1181,
+    "nov": 0.0878,
+    "apr": 0.0649,
+    "feb": 0.0586,
+    "jan": 0.031,
+    "oct": 0.0163,
+    "sep": 0.0128,
+    "mar": 0.0106,
+    "dec": 0.0047,
+}
 P_CONTACTED_BEFORE = 0.1826
 
-JOB_EFFECT = {"student": 0.7, "retired": 0.6, "unemployed": 0.2, "management": 0.1, "blue-collar": -0.35,
-              "entrepreneur": -0.2, "housemaid": -0.2, "services": -0.2}
-MONTH_EFFECT = {"mar": 1.6, "sep": 1.3, "oct": 1.3, "dec": 1.3, "apr": 0.3, "feb": 0.2, "may": -0.5,
-                "jul": -0.2, "jan": -0.4, "nov": -0.2}
+JOB_EFFECT = {
+    "student": 0.7,
+    "retired": 0.6,
+    "unemployed": 0.2,
+    "management": 0.1,
+    "blue-collar": -0.35,
+    "entrepreneur": -0.2,
+    "housemaid": -0.2,
+    "services": -0.2,
+}
+MONTH_EFFECT = {
+    "mar": 1.6,
+    "sep": 1.3,
+    "oct": 1.3,
+    "dec": 1.3,
+    "apr": 0.3,
+    "feb": 0.2,
+    "may": -0.5,
+    "jul": -0.2,
+    "jan": -0.4,
+    "nov": -0.2,
+}
 OUTCOME_EFFECT = {"success": 2.2, "other": 0.3, "failure": 0.0, "unknown": 0.0}
 CONTACT_EFFECT = {"unknown": -1.1, "telephone": -0.1, "cellular": 0.0}
 
@@ -46,8 +87,9 @@ def _pick(rng: np.random.Generator, table: dict[str, float], n: int) -> np.ndarr
     return keys[rng.choice(len(keys), size=n, p=p / p.sum())]
 
 
-def generate_calls(n: int, seed: int = 42, start: dt.date = dt.date(2008, 5, 5),
-                   end: dt.date = dt.date(2010, 11, 17)) -> pd.DataFrame:
+def generate_calls(
+    n: int, seed: int = 42, start: dt.date = dt.date(2008, 5, 5), end: dt.date = dt.date(2010, 11, 17)
+) -> pd.DataFrame:
     """N synthetic customers, each with one past call, in date order.
 
     Returns a frame in the same layout as :func:`bank_scoring.ingest.read_uci_csv`.
@@ -87,21 +129,46 @@ def generate_calls(n: int, seed: int = 42, start: dt.date = dt.date(2008, 5, 5),
     day_of_month = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
     years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
 
-    logit = (-1.6 + np.vectorize(JOB_EFFECT.get)(job, 0.0) + np.vectorize(MONTH_EFFECT.get)(month, 0.0)
-             + np.vectorize(OUTCOME_EFFECT.get)(outcome) + np.vectorize(CONTACT_EFFECT.get)(contact)
-             - 0.75 * housing - 0.45 * loan - 0.3 * has_default + 0.12 * np.log1p(np.maximum(balance, 0)) / 3
-             - 0.09 * (campaign - 1) + 0.012 * np.maximum(age - 60, 0) + 0.03 * np.maximum(25 - age, 0)
-             + np.where(marital == "single", 0.2, 0.0) + np.where(education == "tertiary", 0.2, 0.0))
+    logit = (
+        -1.6
+        + np.vectorize(JOB_EFFECT.get)(job, 0.0)
+        + np.vectorize(MONTH_EFFECT.get)(month, 0.0)
+        + np.vectorize(OUTCOME_EFFECT.get)(outcome)
+        + np.vectorize(CONTACT_EFFECT.get)(contact)
+        - 0.75 * housing
+        - 0.45 * loan
+        - 0.3 * has_default
+        + 0.12 * np.log1p(np.maximum(balance, 0)) / 3
+        - 0.09 * (campaign - 1)
+        + 0.012 * np.maximum(age - 60, 0)
+        + 0.03 * np.maximum(25 - age, 0)
+        + np.where(marital == "single", 0.2, 0.0)
+        + np.where(education == "tertiary", 0.2, 0.0)
+    )
     subscribed = rng.random(n) < 1 / (1 + np.exp(-logit))
     duration = np.round(rng.lognormal(5.2, 0.8, n) * np.where(subscribed, 2.2, 1.0)).astype(np.int64)
 
-    frame = pd.DataFrame({
-        "age": age, "job": job, "marital": marital, "education": education, "has_credit_default": has_default,
-        "balance": balance, "has_housing_loan": housing, "has_personal_loan": loan, "contact_channel": contact,
-        "contact_day": day_of_month, "contact_month": month,
-        "duration_seconds": np.minimum(duration, 4918), "campaign": campaign, "pdays": pdays,
-        "previous_contacts": previous, "previous_outcome": outcome, "is_subscribed": subscribed,
-    })
+    frame = pd.DataFrame(
+        {
+            "age": age,
+            "job": job,
+            "marital": marital,
+            "education": education,
+            "has_credit_default": has_default,
+            "balance": balance,
+            "has_housing_loan": housing,
+            "has_personal_loan": loan,
+            "contact_channel": contact,
+            "contact_day": day_of_month,
+            "contact_month": month,
+            "duration_seconds": np.minimum(duration, 4918),
+            "campaign": campaign,
+            "pdays": pdays,
+            "previous_contacts": previous,
+            "previous_outcome": outcome,
+            "is_subscribed": subscribed,
+        }
+    )
     frame["contact_year"] = pd.array(years, dtype="Int64")
     frame["contact_date"] = dates.astype(object)
     frame["source_line"] = np.arange(2, n + 2, dtype=np.int64)

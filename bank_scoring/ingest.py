@@ -24,21 +24,49 @@ from bank_scoring.features import MONTHS
 from bank_scoring.validate import RANGES
 
 UCI_COLUMNS = (
-    "age", "job", "marital", "education", "default", "balance", "housing", "loan", "contact",
-    "day", "month", "duration", "campaign", "pdays", "previous", "poutcome", "y",
+    "age",
+    "job",
+    "marital",
+    "education",
+    "default",
+    "balance",
+    "housing",
+    "loan",
+    "contact",
+    "day",
+    "month",
+    "duration",
+    "campaign",
+    "pdays",
+    "previous",
+    "poutcome",
+    "y",
 )
 INTEGER_FIELDS = ("age", "balance", "day", "duration", "campaign", "pdays", "previous")
 YES_NO_FIELDS = ("default", "housing", "loan", "y")
 TEXT_FIELDS = ("job", "marital", "education", "contact", "poutcome")
 # UCI names -> our column names (``default`` is an SQL reserved word).
 RENAMES = {
-    "default": "has_credit_default", "housing": "has_housing_loan", "loan": "has_personal_loan",
-    "contact": "contact_channel", "previous": "previous_contacts", "poutcome": "previous_outcome",
-    "day": "contact_day", "month": "contact_month", "duration": "duration_seconds",
+    "default": "has_credit_default",
+    "housing": "has_housing_loan",
+    "loan": "has_personal_loan",
+    "contact": "contact_channel",
+    "previous": "previous_contacts",
+    "poutcome": "previous_outcome",
+    "day": "contact_day",
+    "month": "contact_month",
+    "duration": "duration_seconds",
     "y": "is_subscribed",
 }
-_RANGE_OF = {"age": "age", "balance": "balance", "campaign": "campaign", "pdays": "pdays",
-             "previous": "previous_contacts", "duration": None, "day": None}
+_RANGE_OF = {
+    "age": "age",
+    "balance": "balance",
+    "campaign": "campaign",
+    "pdays": "pdays",
+    "previous": "previous_contacts",
+    "duration": None,
+    "day": None,
+}
 DEFAULT_START_YEAR = 2008
 MAX_YEARS_SPANNED = 10
 MAX_ERRORS_SHOWN = 20
@@ -73,8 +101,16 @@ def _check_header(first_line: str, source: str, delimiter: str) -> list[str]:
     if len(fields) <= 1:
         found = [d for d in (",", "\t", "|", ";") if d in first_line and d != delimiter]
         hint = f" it looks {found[0]!r}-separated;" if found else ""
-        raise IngestError(source, [(1, "header", f"expected {delimiter!r}-separated UCI columns;{hint} "
-                                    f"header is {first_line.strip()[:80]!r}")])
+        raise IngestError(
+            source,
+            [
+                (
+                    1,
+                    "header",
+                    f"expected {delimiter!r}-separated UCI columns;{hint} header is {first_line.strip()[:80]!r}",
+                )
+            ],
+        )
     names = [f.strip().lower() for f in fields]
     missing = [c for c in UCI_COLUMNS if c not in names]
     if missing:
@@ -114,8 +150,17 @@ def read_uci_csv(path: Path | str, delimiter: str = ";", start_year: int = DEFAU
             problems.append((offset + 2, "row", f"has {len(fields)} fields, the header has {len(names)}"))
     if problems:
         raise IngestError(source, problems)
-    raw = pd.read_csv(io.StringIO(rest), sep=delimiter, header=None, names=names, dtype=str,
-                      keep_default_na=False, na_values=[], quotechar='"', skip_blank_lines=True)
+    raw = pd.read_csv(
+        io.StringIO(rest),
+        sep=delimiter,
+        header=None,
+        names=names,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[],
+        quotechar='"',
+        skip_blank_lines=True,
+    )
     raw.index = pd.Index(line_numbers, name="source_line")
     return _typed_frame(raw, source, start_year)
 
@@ -203,8 +248,7 @@ def _check_days(frame: pd.DataFrame, source: str) -> None:
         raise IngestError(source, problems)
 
 
-def load_frame(engine: Engine, frame: pd.DataFrame, source_name: str, source_sha256: str,
-               progress=None) -> LoadResult:
+def load_frame(engine: Engine, frame: pd.DataFrame, source_name: str, source_sha256: str, progress=None) -> LoadResult:
     """Insert a typed frame (from :func:`read_uci_csv` or the generator) in one transaction.
 
     Each row becomes a new customer (attributes as at the call) and one past call.
@@ -212,35 +256,81 @@ def load_frame(engine: Engine, frame: pd.DataFrame, source_name: str, source_sha
     has_dates = bool(frame["contact_year"].notna().all()) if len(frame) else False
     with engine.begin() as conn:
         existing = conn.execute(
-            text("select load_batch_id, row_count, first_customer_id, has_rebuilt_dates "
-                 "from load_batches where source_sha256 = :sha"), {"sha": source_sha256}
+            text(
+                "select load_batch_id, row_count, first_customer_id, has_rebuilt_dates "
+                "from load_batches where source_sha256 = :sha"
+            ),
+            {"sha": source_sha256},
         ).first()
         if existing:
-            return LoadResult(source_name, source_sha256, int(existing.row_count), int(existing.load_batch_id),
-                              existing.first_customer_id, True, bool(existing.has_rebuilt_dates))
+            return LoadResult(
+                source_name,
+                source_sha256,
+                int(existing.row_count),
+                int(existing.load_batch_id),
+                existing.first_customer_id,
+                True,
+                bool(existing.has_rebuilt_dates),
+            )
         batch_id = next_id(conn, "load_batches", "load_batch_id")
         first_customer = next_id(conn, "customers", "customer_id")
         first_contact = next_id(conn, "campaign_contacts", "contact_id")
         n = len(frame)
         conn.execute(
-            text("insert into load_batches (load_batch_id, source_name, source_sha256, row_count, "
-                 "first_customer_id, last_customer_id, has_rebuilt_dates) "
-                 "values (:id, :name, :sha, :n, :first, :last, :dates)"),
-            {"id": batch_id, "name": source_name, "sha": source_sha256, "n": n,
-             "first": first_customer if n else None, "last": first_customer + n - 1 if n else None,
-             "dates": has_dates},
+            text(
+                "insert into load_batches (load_batch_id, source_name, source_sha256, row_count, "
+                "first_customer_id, last_customer_id, has_rebuilt_dates) "
+                "values (:id, :name, :sha, :n, :first, :last, :dates)"
+            ),
+            {
+                "id": batch_id,
+                "name": source_name,
+                "sha": source_sha256,
+                "n": n,
+                "first": first_customer if n else None,
+                "last": first_customer + n - 1 if n else None,
+                "dates": has_dates,
+            },
         )
-        customer_cols = ["customer_id", "age", "job", "marital", "education", "has_credit_default", "balance",
-                         "has_housing_loan", "has_personal_loan", "contact_channel", "campaign", "pdays",
-                         "previous_contacts", "previous_outcome", "load_batch_id"]
-        contact_cols = ["contact_id", "customer_id", "load_batch_id", "source_line", "contact_date", "contact_year",
-                        "contact_month", "contact_day", *customer_cols[1:-1], "duration_seconds", "is_subscribed"]
-        insert_customers = text(f"insert into customers ({', '.join(customer_cols)}) "
-                                f"values ({', '.join(':' + c for c in customer_cols)})")
-        insert_contacts = text(f"insert into campaign_contacts ({', '.join(contact_cols)}) "
-                               f"values ({', '.join(':' + c for c in contact_cols)})")
+        customer_cols = [
+            "customer_id",
+            "age",
+            "job",
+            "marital",
+            "education",
+            "has_credit_default",
+            "balance",
+            "has_housing_loan",
+            "has_personal_loan",
+            "contact_channel",
+            "campaign",
+            "pdays",
+            "previous_contacts",
+            "previous_outcome",
+            "load_batch_id",
+        ]
+        contact_cols = [
+            "contact_id",
+            "customer_id",
+            "load_batch_id",
+            "source_line",
+            "contact_date",
+            "contact_year",
+            "contact_month",
+            "contact_day",
+            *customer_cols[1:-1],
+            "duration_seconds",
+            "is_subscribed",
+        ]
+        insert_customers = text(
+            f"insert into customers ({', '.join(customer_cols)}) values ({', '.join(':' + c for c in customer_cols)})"
+        )
+        insert_contacts = text(
+            f"insert into campaign_contacts ({', '.join(contact_cols)}) "
+            f"values ({', '.join(':' + c for c in contact_cols)})"
+        )
         for start in range(0, n, INSERT_CHUNK):
-            chunk = frame.iloc[start:start + INSERT_CHUNK].copy()
+            chunk = frame.iloc[start : start + INSERT_CHUNK].copy()
             chunk["customer_id"] = np.arange(first_customer + start, first_customer + start + len(chunk))
             chunk["contact_id"] = np.arange(first_contact + start, first_contact + start + len(chunk))
             chunk["load_batch_id"] = batch_id
@@ -268,8 +358,9 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     return records
 
 
-def load_csv(engine: Engine, path: Path | str, delimiter: str = ";", start_year: int = DEFAULT_START_YEAR,
-             progress=None) -> LoadResult:
+def load_csv(
+    engine: Engine, path: Path | str, delimiter: str = ";", start_year: int = DEFAULT_START_YEAR, progress=None
+) -> LoadResult:
     """Validate and load a UCI file; loading the same bytes again is a no-op."""
     path = Path(path)
     frame = read_uci_csv(path, delimiter=delimiter, start_year=start_year)

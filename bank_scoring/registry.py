@@ -11,11 +11,8 @@ its promotion commit together) or an Engine (a transaction of their own).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
-import platform
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +22,10 @@ from pathlib import Path
 import joblib
 from sqlalchemy import Connection, Engine, text
 
-import bank_scoring
 from bank_scoring.db import as_date, file_sha256, next_id
+from bank_scoring.provenance import code_version, library_versions, model_code_sha256
+
+__all__ = ["code_version", "library_versions", "model_code_sha256"]  # re-exported: part of a version's record
 
 
 class ModelIntegrityError(RuntimeError):
@@ -88,9 +87,9 @@ _VERSION_COLUMNS = (
     "model_version, algorithm, status, artifact_path, artifact_sha256, roc_auc, pr_auc, lift_top_decile, "
     "brier_score, training_rows, training_positives, holdout_rows, training_fingerprint, window_start, window_end, "
     "created_at, promoted_at, report_path, code_version, metrics_json, params_json, feature_columns_json, "
-    "library_versions_json")
+    "library_versions_json"
+)
 # Files whose content decides what a model is (see model_code_sha256).
-_MODEL_CODE = ("features.py", "validate.py", "model_bundle.py", "training/*.py")
 
 
 @contextmanager
@@ -112,42 +111,6 @@ def _reader(target: Connection | Engine) -> Iterator[Connection]:
         yield target
 
 
-def library_versions() -> dict[str, str]:
-    import numpy
-    import pandas
-    import sklearn
-
-    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
-            "pandas": pandas.__version__, "numpy": numpy.__version__, "joblib": joblib.__version__}
-
-
-def code_version() -> str:
-    """The package version plus the git commit when the code runs from a checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True,
-                               text=True, timeout=5, check=True).stdout.strip()
-        return f"{bank_scoring.__version__}+g{commit}{'.dirty' if dirty else ''}"
-    except (OSError, subprocess.SubprocessError):
-        return bank_scoring.__version__
-
-
-def model_code_sha256() -> str:
-    """sha256 of the code that decides what a model is (features, training, the bundle).
-
-    Part of the retrain reuse key: a commit that changes only docs or the CLI does not
-    make the same rows train a "new" model, while a change to features or training does.
-    """
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for path in sorted(p for pattern in _MODEL_CODE for p in here.glob(pattern)):
-        digest.update(path.relative_to(here).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def _save_artifact(model, metadata: dict, model_dir: Path, version: int) -> tuple[Path, str]:
     """Write the model atomically (temp file, then rename) and its metadata beside it."""
     model_dir = Path(model_dir)
@@ -167,8 +130,9 @@ def _save_artifact(model, metadata: dict, model_dir: Path, version: int) -> tupl
     return path.resolve(), sha
 
 
-def register_version(target: Connection | Engine, model_dir: Path, bundle, new: NewVersion, reason: str,
-                     actor: str) -> ModelVersion:
+def register_version(
+    target: Connection | Engine, model_dir: Path, bundle, new: NewVersion, reason: str, actor: str
+) -> ModelVersion:
     """Save a model bundle as the next version, add its row (a candidate) and a 'registered' event."""
     from bank_scoring.model_bundle import ModelBundle
 
@@ -178,27 +142,52 @@ def register_version(target: Connection | Engine, model_dir: Path, bundle, new: 
     with _transaction(target) as conn:
         version = next_id(conn, "model_versions", "model_version")
         metadata = {
-            "model_version": version, "algorithm": new.algorithm, "params": new.params,
-            "features": list(new.features), "training_fingerprint": new.training_fingerprint,
-            "training_rows": new.training_rows, "training_positives": new.training_positives,
-            "window_start": new.window_start, "window_end": new.window_end, "metrics": new.metrics,
-            "champion_metrics_on_same_holdout": new.champion_metrics, "libraries": libraries, "code_version": code,
+            "model_version": version,
+            "algorithm": new.algorithm,
+            "params": new.params,
+            "features": list(new.features),
+            "training_fingerprint": new.training_fingerprint,
+            "training_rows": new.training_rows,
+            "training_positives": new.training_positives,
+            "window_start": new.window_start,
+            "window_end": new.window_end,
+            "metrics": new.metrics,
+            "champion_metrics_on_same_holdout": new.champion_metrics,
+            "libraries": libraries,
+            "code_version": code,
         }
         path, sha = _save_artifact(bundle, metadata, model_dir, version)
         metrics = new.metrics
-        conn.execute(text(
-            "insert into model_versions (model_version, algorithm, params_json, feature_columns_json, "
-            "training_fingerprint, training_rows, training_positives, holdout_rows, window_start, window_end, "
-            "roc_auc, pr_auc, lift_top_decile, brier_score, metrics_json, library_versions_json, code_version, "
-            "artifact_path, artifact_sha256, status) values (:v, :alg, :params, :features, :fp, :rows, :pos, "
-            ":holdout, :ws, :we, :auc, :prauc, :lift, :brier, :metrics, :libs, :code, :path, :sha, 'candidate')"),
-            {"v": version, "alg": new.algorithm, "params": _params_json(new.params),
-             "features": json.dumps(list(new.features)), "fp": new.training_fingerprint, "rows": new.training_rows,
-             "pos": new.training_positives, "holdout": new.holdout_rows, "ws": new.window_start,
-             "we": new.window_end, "auc": metrics.get("roc_auc"), "prauc": metrics.get("pr_auc"),
-             "lift": metrics.get("lift_top_decile"), "brier": metrics.get("brier_score"),
-             "metrics": json.dumps(metrics), "libs": json.dumps(libraries), "code": code, "path": str(path),
-             "sha": sha})
+        conn.execute(
+            text(
+                "insert into model_versions (model_version, algorithm, params_json, feature_columns_json, "
+                "training_fingerprint, training_rows, training_positives, holdout_rows, window_start, window_end, "
+                "roc_auc, pr_auc, lift_top_decile, brier_score, metrics_json, library_versions_json, code_version, "
+                "artifact_path, artifact_sha256, status) values (:v, :alg, :params, :features, :fp, :rows, :pos, "
+                ":holdout, :ws, :we, :auc, :prauc, :lift, :brier, :metrics, :libs, :code, :path, :sha, 'candidate')"
+            ),
+            {
+                "v": version,
+                "alg": new.algorithm,
+                "params": _params_json(new.params),
+                "features": json.dumps(list(new.features)),
+                "fp": new.training_fingerprint,
+                "rows": new.training_rows,
+                "pos": new.training_positives,
+                "holdout": new.holdout_rows,
+                "ws": new.window_start,
+                "we": new.window_end,
+                "auc": metrics.get("roc_auc"),
+                "prauc": metrics.get("pr_auc"),
+                "lift": metrics.get("lift_top_decile"),
+                "brier": metrics.get("brier_score"),
+                "metrics": json.dumps(metrics),
+                "libs": json.dumps(libraries),
+                "code": code,
+                "path": str(path),
+                "sha": sha,
+            },
+        )
         record_event(conn, version, "registered", reason, actor)
         return _fetch(conn, version)
 
@@ -211,9 +200,13 @@ def _params_json(params: dict) -> str:
 def find_same_training(target: Connection | Engine, training_fingerprint: str, params: dict) -> ModelVersion | None:
     """The latest version trained on the same rows with the same parameters, if any."""
     with _reader(target) as conn:
-        row = conn.execute(text(f"select {_VERSION_COLUMNS} from model_versions where training_fingerprint = :fp "
-                                "and params_json = :p order by model_version desc"),
-                           {"fp": training_fingerprint, "p": _params_json(params)}).first()
+        row = conn.execute(
+            text(
+                f"select {_VERSION_COLUMNS} from model_versions where training_fingerprint = :fp "
+                "and params_json = :p order by model_version desc"
+            ),
+            {"fp": training_fingerprint, "p": _params_json(params)},
+        ).first()
     return _row_to_version(row) if row else None
 
 
@@ -239,11 +232,15 @@ def load_model(version: ModelVersion):
     try:
         bundle = joblib.load(path)
     except (AttributeError, ImportError) as exc:  # a class this code no longer has
-        raise ModelIntegrityError(f"model v{version.model_version}: {path} cannot be loaded by this code ({exc}); "
-                                  "retrain: this model file predates the bundle format") from None
+        raise ModelIntegrityError(
+            f"model v{version.model_version}: {path} cannot be loaded by this code ({exc}); "
+            "retrain: this model file predates the bundle format"
+        ) from None
     if not isinstance(bundle, ModelBundle):
-        raise ModelIntegrityError(f"model v{version.model_version}: {path} holds a {type(bundle).__name__}, not a "
-                                  "ModelBundle; retrain: this model file predates the bundle format")
+        raise ModelIntegrityError(
+            f"model v{version.model_version}: {path} holds a {type(bundle).__name__}, not a "
+            "ModelBundle; retrain: this model file predates the bundle format"
+        )
     return bundle
 
 
@@ -254,13 +251,16 @@ def _row_to_version(row) -> ModelVersion:
         params=json.loads(values.pop("params_json") or "{}"),
         features=tuple(json.loads(values.pop("feature_columns_json") or "[]")),
         libraries=json.loads(values.pop("library_versions_json") or "{}"),
-        window_start=as_date(values.pop("window_start")), window_end=as_date(values.pop("window_end")),
-        **values)
+        window_start=as_date(values.pop("window_start")),
+        window_end=as_date(values.pop("window_end")),
+        **values,
+    )
 
 
 def _fetch(conn: Connection, version: int) -> ModelVersion:
-    row = conn.execute(text(f"select {_VERSION_COLUMNS} from model_versions where model_version = :v"),
-                       {"v": version}).first()
+    row = conn.execute(
+        text(f"select {_VERSION_COLUMNS} from model_versions where model_version = :v"), {"v": version}
+    ).first()
     if row is None:
         raise LookupError(f"model version {version} is not in the registry")
     return _row_to_version(row)
@@ -291,8 +291,10 @@ def list_versions(target: Connection | Engine) -> list[ModelVersion]:
 
 
 def record_event(conn: Connection, version: int, event: str, reason: str, actor: str) -> None:
-    conn.execute(text("insert into model_events (model_version, event, reason, actor) "
-                      "values (:v, :e, :r, :a)"), {"v": version, "e": event, "r": reason, "a": actor})
+    conn.execute(
+        text("insert into model_events (model_version, event, reason, actor) values (:v, :e, :r, :a)"),
+        {"v": version, "e": event, "r": reason, "a": actor},
+    )
 
 
 def events(target: Connection | Engine, version: int | None = None) -> list[dict]:
@@ -306,8 +308,9 @@ def events(target: Connection | Engine, version: int | None = None) -> list[dict
 
 
 def _set_status(conn: Connection, version: int, status: str) -> None:
-    updated = conn.execute(text("update model_versions set status = :s where model_version = :v"),
-                           {"s": status, "v": version}).rowcount
+    updated = conn.execute(
+        text("update model_versions set status = :s where model_version = :v"), {"s": status, "v": version}
+    ).rowcount
     if updated != 1:
         raise LookupError(f"model version {version} is not in the registry")
 
@@ -320,8 +323,10 @@ def promote_in(conn: Connection, version: int, reason: str, actor: str) -> None:
     if current is not None:
         _set_status(conn, current, "retired")
         record_event(conn, current, "retired", f"replaced by v{version}", actor)
-    updated = conn.execute(text("update model_versions set status = 'champion', promoted_at = current_timestamp "
-                                "where model_version = :v"), {"v": version}).rowcount
+    updated = conn.execute(
+        text("update model_versions set status = 'champion', promoted_at = current_timestamp where model_version = :v"),
+        {"v": version},
+    ).rowcount
     if updated != 1:
         raise LookupError(f"model version {version} is not in the registry")
     record_event(conn, version, "promoted", reason, actor)
@@ -342,8 +347,9 @@ def reject(target: Connection | Engine, version: int, reason: str, actor: str) -
 def set_report_path(target: Connection | Engine, version: int, path: str | Path) -> None:
     """Link a version to its HTML report."""
     with _transaction(target) as conn:
-        updated = conn.execute(text("update model_versions set report_path = :p where model_version = :v"),
-                               {"p": str(path), "v": version}).rowcount
+        updated = conn.execute(
+            text("update model_versions set report_path = :p where model_version = :v"), {"p": str(path), "v": version}
+        ).rowcount
         if updated != 1:
             raise LookupError(f"model version {version} is not in the registry")
 
@@ -358,9 +364,13 @@ def rollback(target: Connection | Engine, reason: str, actor: str) -> int:
         current = conn.execute(text("select model_version from model_versions where status = 'champion'")).scalar()
         if current is None:
             raise NoChampionError("no champion to roll back from")
-        previous = conn.execute(text(
-            "select model_version from model_events where event = 'promoted' and model_version <> :c "
-            "order by model_event_id desc limit 1"), {"c": current}).scalar()
+        previous = conn.execute(
+            text(
+                "select model_version from model_events where event = 'promoted' and model_version <> :c "
+                "order by model_event_id desc limit 1"
+            ),
+            {"c": current},
+        ).scalar()
         if previous is None:
             raise LookupError(f"v{current} is the only model ever promoted: there is nothing to roll back to")
         promote_in(conn, previous, f"rollback from v{current}: {reason}", actor)

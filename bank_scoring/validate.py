@@ -62,17 +62,23 @@ def customer_reject_reasons(rows: pd.DataFrame) -> pd.Series:
         values = raw if numeric else pd.to_numeric(raw, errors="coerce")
         add(raw.isna(), f"{col} is missing")
         if not numeric:
-            add(raw.notna() & values.isna(),
-                lambda m, raw=raw, col=col: col + " is not a number: " + raw[m].astype(str))
+            add(
+                raw.notna() & values.isna(), lambda m, raw=raw, col=col: col + " is not a number: " + raw[m].astype(str)
+            )
         low, high = RANGES[col]
         outside = values.notna() & ((values < low) | (values > high))
-        add(outside, lambda m, values=values, col=col, low=low, high=high:
-            col + " " + values[m].astype(str).str.removesuffix(".0") + f" is outside {low}..{high}")
+        add(
+            outside,
+            lambda m, values=values, col=col, low=low, high=high: (
+                col + " " + values[m].astype(str).str.removesuffix(".0") + f" is outside {low}..{high}"
+            ),
+        )
     return reasons
 
 
-def check_training_rows(labels: pd.Series, min_rows: int = MIN_TRAINING_ROWS,
-                        min_positives: int = MIN_TRAINING_POSITIVES) -> None:
+def check_training_rows(
+    labels: pd.Series, min_rows: int = MIN_TRAINING_ROWS, min_positives: int = MIN_TRAINING_POSITIVES
+) -> None:
     """Refuse training data that cannot give a model worth promoting."""
     bad = ~labels.isin([True, False, 0, 1])
     if bad.any():
@@ -81,8 +87,9 @@ def check_training_rows(labels: pd.Series, min_rows: int = MIN_TRAINING_ROWS,
     check_training_counts(len(labels), int(labels.astype(bool).sum()), min_rows, min_positives)
 
 
-def check_training_counts(rows: int, positives: int, min_rows: int = MIN_TRAINING_ROWS,
-                          min_positives: int = MIN_TRAINING_POSITIVES) -> None:
+def check_training_counts(
+    rows: int, positives: int, min_rows: int = MIN_TRAINING_ROWS, min_positives: int = MIN_TRAINING_POSITIVES
+) -> None:
     if rows < min_rows:
         raise TrainingDataError(f"only {rows} training calls; at least {min_rows} are needed")
     if positives < min_positives:

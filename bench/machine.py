@@ -76,12 +76,16 @@ def read_reference(url: str) -> dict:
 
 
 def describe(cpu: dict, reads: dict[str, dict]) -> str:
-    lines = [f"machine reference ({cpu['cores']} cores):",
-             f"  fixed CPU job, one process           {cpu['cpu_job_one_process_s']:8.2f}s",
-             f"  the same job in {cpu['cores']} processes at once  {cpu['cpu_job_all_cores_s']:8.2f}s (wall)"]
+    lines = [
+        f"machine reference ({cpu['cores']} cores):",
+        f"  fixed CPU job, one process           {cpu['cpu_job_one_process_s']:8.2f}s",
+        f"  the same job in {cpu['cores']} processes at once  {cpu['cpu_job_all_cores_s']:8.2f}s (wall)",
+    ]
     for label, read in reads.items():
-        lines.append(f"  plain read of customers, {label:<10} {read['read_s']:8.2f}s "
-                     f"({read['read_rows']:,} rows, {read['read_rows_per_s']:,.0f} rows/s)")
+        lines.append(
+            f"  plain read of customers, {label:<10} {read['read_s']:8.2f}s "
+            f"({read['read_rows']:,} rows, {read['read_rows_per_s']:,.0f} rows/s)"
+        )
     return "\n".join(lines)
 
 

@@ -33,16 +33,27 @@ from bank_scoring.features import feature_frame  # noqa: E402
 from bank_scoring.ingest import read_uci_csv  # noqa: E402
 from bank_scoring.training import build_pipeline  # noqa: E402
 
-TUTORIAL_COLUMNS = ["age", "job", "marital", "education", "has_credit_default", "balance", "has_housing_loan",
-                    "has_personal_loan"]
+TUTORIAL_COLUMNS = [
+    "age",
+    "job",
+    "marital",
+    "education",
+    "has_credit_default",
+    "balance",
+    "has_housing_loan",
+    "has_personal_loan",
+]
 
 
 def tutorial_pipeline(seed: int) -> Pipeline:
     cats = ["job", "marital", "education"]
-    encode = ColumnTransformer([("labels", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-                                 cats)], remainder="passthrough")
-    return Pipeline([("encode", encode), ("model", RandomForestClassifier(n_estimators=100, random_state=seed,
-                                                                          n_jobs=-1))])
+    encode = ColumnTransformer(
+        [("labels", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cats)],
+        remainder="passthrough",
+    )
+    return Pipeline(
+        [("encode", encode), ("model", RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1))]
+    )
 
 
 RECIPES = {
@@ -74,8 +85,10 @@ def main() -> int:
     rows = read_uci_csv(args.csv)
     X = feature_frame(rows, rows["contact_month"], rows["contact_day"], rows["contact_year"])
     y = rows["is_subscribed"].astype(int).to_numpy()
-    print(f"{args.csv}: {len(rows):,} calls, {y.mean():.1%} subscribed; {args.folds}-fold stratified CV, "
-          f"seed {args.seed}; duration never used\n")
+    print(
+        f"{args.csv}: {len(rows):,} calls, {y.mean():.1%} subscribed; {args.folds}-fold stratified CV, "
+        f"seed {args.seed}; duration never used\n"
+    )
     folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed).split(X, y))
     cut = int(len(rows) * 0.8)  # rows are in date order (bank-full)
     ordered = (np.arange(cut), np.arange(cut, len(rows)))

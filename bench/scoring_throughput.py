@@ -47,9 +47,22 @@ sys.path.insert(0, str(ROOT))
 
 SCORE_DATE = dt.date(2026, 11, 28)
 BLOCK = 500_000  # customers generated per seeded block
-CUSTOMER_COLUMNS = ["customer_id", "age", "job", "marital", "education", "has_credit_default", "balance",
-                    "has_housing_loan", "has_personal_loan", "contact_channel", "campaign", "pdays",
-                    "previous_contacts", "previous_outcome"]
+CUSTOMER_COLUMNS = [
+    "customer_id",
+    "age",
+    "job",
+    "marital",
+    "education",
+    "has_credit_default",
+    "balance",
+    "has_housing_loan",
+    "has_personal_loan",
+    "contact_channel",
+    "campaign",
+    "pdays",
+    "previous_contacts",
+    "previous_outcome",
+]
 
 
 def log(message: str) -> None:
@@ -57,6 +70,7 @@ def log(message: str) -> None:
 
 
 # ---------------------------------------------------------------- data set-up
+
 
 def customer_blocks(n: int, seed: int):
     """Customers in blocks of BLOCK, block i drawn with seed (seed, i): the same N and seed give the same rows."""
@@ -144,8 +158,10 @@ def prepare(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: b
     started = time.perf_counter()
     result = train_model(engine, model_dir, estimator="auto")  # as the CLI and the DAG do by default
     train_seconds = time.perf_counter() - started
-    log(f"trained v{result.model_version} ({result.algorithm}, chosen by cross-validation; holdout ROC AUC "
-        f"{result.metrics['roc_auc']:.4f}) in {train_seconds:.1f}s")
+    log(
+        f"trained v{result.model_version} ({result.algorithm}, chosen by cross-validation; holdout ROC AUC "
+        f"{result.metrics['roc_auc']:.4f}) in {train_seconds:.1f}s"
+    )
     with engine.begin() as conn:  # bank-full's own customers make way for the generated ones
         if postgres:
             conn.exec_driver_sql("truncate campaign_contacts, call_outcomes, customers")
@@ -167,8 +183,9 @@ def create_pg_database(server_url: str, name: str) -> str:
         conn.exec_driver_sql(f'drop database if exists "{name}" with (force)')
         conn.exec_driver_sql(f'create database "{name}"')
     admin.dispose()
-    return make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False)
+    return (
+        make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    )
 
 
 def drop_pg_database(server_url: str, name: str) -> None:
@@ -182,6 +199,7 @@ def drop_pg_database(server_url: str, name: str) -> None:
 
 # ---------------------------------------------------------------- the two contestants (child processes)
 
+
 def child_ours(url: str, model_dir: str, partitions: int, workers: int, night: int = 0) -> dict:
     os.environ["BANK_SCORING_MODEL_DIR"] = model_dir
     from bank_scoring import scoring
@@ -190,13 +208,18 @@ def child_ours(url: str, model_dir: str, partitions: int, workers: int, night: i
     engine = make_db_engine(url)
     started = time.perf_counter()
     # A repeated run scores the next night, as the nightly DAG would, rather than replacing one.
-    run = scoring.score_customers(engine, SCORE_DATE + dt.timedelta(days=night), partitions=partitions,
-                                  workers=workers)
+    run = scoring.score_customers(engine, SCORE_DATE + dt.timedelta(days=night), partitions=partitions, workers=workers)
     seconds = time.perf_counter() - started
     assert run.status == "published", run
     peaks = [scoring.peak_rss_bytes(), *run.profile.worker_peaks]
-    return {"seconds": seconds, "customers": run.customers_total, "scored": run.customers_scored,
-            "peak_rss": max(peaks), "peaks": peaks, "profile": run.profile.steps}
+    return {
+        "seconds": seconds,
+        "customers": run.customers_total,
+        "scored": run.customers_scored,
+        "peak_rss": max(peaks),
+        "peaks": peaks,
+        "profile": run.profile.steps,
+    }
 
 
 def child_naive(url: str, model_dir: str, model_url: str) -> dict:
@@ -219,19 +242,25 @@ def child_naive(url: str, model_dir: str, model_url: str) -> dict:
     out["rank"] = out["propensity"].rank(ascending=False, method="first").astype("int64")
     out.to_sql("naive_scores", engine, if_exists="replace", index=False, chunksize=50_000)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "customers": len(out), "scored": len(out), "peak_rss": peak_rss_bytes(),
-            "peaks": [peak_rss_bytes()], "profile": {}}
+    return {
+        "seconds": seconds,
+        "customers": len(out),
+        "scored": len(out),
+        "peak_rss": peak_rss_bytes(),
+        "peaks": [peak_rss_bytes()],
+        "profile": {},
+    }
 
 
 def run_child(kind: str, *args) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", kind, *map(str, args)], capture_output=True,
-                          text=True)
+    done = subprocess.run([sys.executable, __file__, "--child", kind, *map(str, args)], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{kind} run failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------- report
+
 
 def summarise(runs: list[dict]) -> dict:
     """Several runs of one contestant: the median run, with every run's seconds and the largest peak."""
@@ -250,8 +279,10 @@ def table(rows: list[tuple[str, dict]], baseline: dict | None) -> str:
         rate = r["customers"] / r["seconds"]
         ratio = f"{rate / (baseline['customers'] / baseline['seconds']):.1f}x" if baseline else "-"
         each = "  " + ", ".join(f"{t:.1f}" for t in r.get("runs", [])) if repeated else ""
-        lines.append(f"{name:<44} {r['customers']:>11,} {r['seconds']:>9.1f} {rate:>12,.0f} "
-                     f"{r['peak_rss'] / 2**20:>7,.0f} MB {ratio:>7}{each}")
+        lines.append(
+            f"{name:<44} {r['customers']:>11,} {r['seconds']:>9.1f} {rate:>12,.0f} "
+            f"{r['peak_rss'] / 2**20:>7,.0f} MB {ratio:>7}{each}"
+        )
     return "\n".join(lines)
 
 
@@ -269,22 +300,32 @@ def profile_lines(result: dict) -> str:
 def main(argv=None) -> int:
     from machine import cpu_reference, describe, read_reference
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="1M customers on PostgreSQL and SQLite (CI smoke mode)")
     parser.add_argument("--customers", type=int, help="customers to generate (default 1M quick, else 10M)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--csv", type=Path, default=os.environ.get("BANK_CSV"),
-                        help="bank-full.csv to train on (default $BANK_CSV)")
+    parser.add_argument(
+        "--csv", type=Path, default=os.environ.get("BANK_CSV"), help="bank-full.csv to train on (default $BANK_CSV)"
+    )
     parser.add_argument("--partitions", type=int, default=8, help="customer-id ranges (default 8)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="worker processes (default: cores)")
-    parser.add_argument("--naive-max", type=int, default=2_000_000,
-                        help="run the naive baseline only up to this many customers (it holds the whole table "
-                             "in memory); above it the baseline runs on the first "
-                             "NAIVE_MAX customers of the same table (default 2M)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run each contestant this many times, alternating, and report the median run "
-                             "and every run's seconds (default 1)")
+    parser.add_argument(
+        "--naive-max",
+        type=int,
+        default=2_000_000,
+        help="run the naive baseline only up to this many customers (it holds the whole table "
+        "in memory); above it the baseline runs on the first "
+        "NAIVE_MAX customers of the same table (default 2M)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each contestant this many times, alternating, and report the median run "
+        "and every run's seconds (default 1)",
+    )
     parser.add_argument("--sqlite", action="store_true", help="also run on SQLite (always in --quick)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -309,8 +350,10 @@ def main(argv=None) -> int:
     # The SQLite files and model artifacts go with the run.
     with tempfile.TemporaryDirectory(prefix="bank_scoring_bench_", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
-        print(f"scoring throughput: {n:,} generated customers (seed {args.seed}), {args.partitions} partitions, "
-              f"{args.workers} workers, {os.cpu_count()} cores; score date {SCORE_DATE}")
+        print(
+            f"scoring throughput: {n:,} generated customers (seed {args.seed}), {args.partitions} partitions, "
+            f"{args.workers} workers, {os.cpu_count()} cores; score date {SCORE_DATE}"
+        )
         databases = []
         if not args.no_postgres:
             databases.append(("PostgreSQL", True))
@@ -347,13 +390,19 @@ def main(argv=None) -> int:
                     drop_pg_database(server, name)
                     drop_pg_database(server, name + "_naive")
             print(f"\n{label}")
-            print(table([(f"ours: score_customers, {args.partitions} partitions, {args.workers} workers", ours),
-                         ("naive: read_sql whole table, predict, to_sql", naive)], naive))
+            print(
+                table(
+                    [
+                        (f"ours: score_customers, {args.partitions} partitions, {args.workers} workers", ours),
+                        ("naive: read_sql whole table, predict, to_sql", naive),
+                    ],
+                    naive,
+                )
+            )
             median = " (the median run)" if args.repeat > 1 else ""
             print(f"\nwhere our {ours['seconds']:.1f}s went ({label}){median}:")
             print(profile_lines(ours))
-        print("\ntraining on bank-full with model selection (3 candidates, 3-fold CV): "
-              f"{train_seconds:.1f}s")
+        print(f"\ntraining on bank-full with model selection (3 candidates, 3-fold CV): {train_seconds:.1f}s")
         print("\n" + describe(cpu_reference(), reads))
     return 0
 

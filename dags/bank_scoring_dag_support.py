@@ -31,8 +31,9 @@ def bank_db_url() -> str:
         log.info("no Airflow connection %s: using BANK_SCORING_DB_URL or the embedded default", AIRFLOW_CONN_ID)
         return load_settings().db_url
     log.info("using the Airflow connection %s", AIRFLOW_CONN_ID)
-    return db_url_from_airflow_connection(conn.conn_type, conn.host, conn.login, conn.password, conn.schema,
-                                          conn.port, conn.extra_dejson)
+    return db_url_from_airflow_connection(
+        conn.conn_type, conn.host, conn.login, conn.password, conn.schema, conn.port, conn.extra_dejson
+    )
 
 
 def bank_engine():

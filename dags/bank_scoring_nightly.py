@@ -30,10 +30,21 @@ from bank_scoring.config import load_settings
     tags=["bank-scoring", "scoring"],
     doc_md=__doc__,
     params={
-        "score_date": Param(None, type=["null", "string"], format="date", title="Score date",
-                            description="YYYY-MM-DD; empty for the run's logical date."),
-        "partitions": Param(load_settings().partitions, type="integer", minimum=1, maximum=256,
-                            title="Partitions", description="Customer-id ranges scored in parallel."),
+        "score_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Score date",
+            description="YYYY-MM-DD; empty for the run's logical date.",
+        ),
+        "partitions": Param(
+            load_settings().partitions,
+            type="integer",
+            minimum=1,
+            maximum=256,
+            title="Partitions",
+            description="Customer-id ranges scored in parallel.",
+        ),
     },
 )
 def bank_scoring_nightly():
@@ -59,16 +70,25 @@ def bank_scoring_nightly():
         return [{"run_id": scoring_run, "low": low, "high": high} for low, high in ranges]
 
     # A mapped task does not take its docstring as doc_md, so it is given here.
-    @task(map_index_template="{{ task.op_kwargs['partition']['low'] }}-{{ task.op_kwargs['partition']['high'] }}",
-          doc_md="Score one customer-id range; a retry first removes what the failed attempt wrote.")
+    @task(
+        map_index_template="{{ task.op_kwargs['partition']['low'] }}-{{ task.op_kwargs['partition']['high'] }}",
+        doc_md="Score one customer-id range; a retry first removes what the failed attempt wrote.",
+    )
     def score_partition(partition: dict) -> dict:
         """Score one customer-id range; a retry first removes what the failed attempt wrote."""
         from bank_scoring import scoring
 
-        counts = scoring.score_partition(bank_engine(), partition["run_id"], partition["low"], partition["high"],
-                                         chunk_rows=load_settings().chunk_rows)
-        print(f"customers {partition['low']}-{partition['high']}: {counts['scored']} scored, "
-              f"{counts['rejected']} rejected")
+        counts = scoring.score_partition(
+            bank_engine(),
+            partition["run_id"],
+            partition["low"],
+            partition["high"],
+            chunk_rows=load_settings().chunk_rows,
+        )
+        print(
+            f"customers {partition['low']}-{partition['high']}: {counts['scored']} scored, "
+            f"{counts['rejected']} rejected"
+        )
         return counts
 
     @task
@@ -77,13 +97,20 @@ def bank_scoring_nightly():
         from bank_scoring.scoring import publish_run
 
         summary = publish_run(bank_engine(), scoring_run, reason_rows=load_settings().reason_rows)
-        print(f"published run {summary.run_id} for {summary.score_date}: {summary.customers_scored} scored, "
-              f"{summary.customers_rejected} rejected, {summary.seconds:.1f}s")
+        print(
+            f"published run {summary.run_id} for {summary.score_date}: {summary.customers_scored} scored, "
+            f"{summary.customers_rejected} rejected, {summary.seconds:.1f}s"
+        )
         if summary.drift_alert:  # in the task log, and in the run's row for dashboards
             print(f"WARNING: {summary.drift_alert}; see run_drift for run {summary.run_id}")
-        return {"run_id": summary.run_id, "score_date": summary.score_date.isoformat(),
-                "customers_scored": summary.customers_scored, "customers_rejected": summary.customers_rejected,
-                "max_psi": summary.max_psi, "drift_alert": summary.drift_alert}
+        return {
+            "run_id": summary.run_id,
+            "score_date": summary.score_date.isoformat(),
+            "customers_scored": summary.customers_scored,
+            "customers_rejected": summary.customers_rejected,
+            "max_psi": summary.max_psi,
+            "drift_alert": summary.drift_alert,
+        }
 
     @task(trigger_rule="one_failed", retries=0)
     def fail_run(scoring_run: int | None, score_date: str | None) -> None:
@@ -95,8 +122,9 @@ def bank_scoring_nightly():
         if not scoring_run:
             raise AirflowFailException("the scoring run could not start: see the start_scoring_run log")
         mark_failed(bank_engine(), scoring_run, "a task of the nightly DAG run failed")
-        raise AirflowFailException(f"scoring run {scoring_run} for {score_date} failed; "
-                                   "agents still see the previous published run")
+        raise AirflowFailException(
+            f"scoring run {scoring_run} for {score_date} failed; agents still see the previous published run"
+        )
 
     run = start_scoring_run()
     counts = score_partition.expand(partition=plan_partitions(run["run_id"]))

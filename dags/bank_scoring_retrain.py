@@ -35,16 +35,34 @@ CHAMPION_MODEL = Asset(CHAMPION_ASSET_URI, extra={"table": "model_versions"})
     tags=["bank-scoring", "model"],
     doc_md=__doc__,
     params={
-        "estimator": Param("auto", enum=list(ESTIMATORS), title="Estimator",
-                           description="auto (default) cross-validates every candidate and keeps the best; "
-                                       "random_forest is the tutorial's model."),
-        "window_start": Param(None, type=["null", "string"], format="date", title="Training window start",
-                              description="First call date to train on (YYYY-MM-DD); empty for all calls."),
-        "window_end": Param(None, type=["null", "string"], format="date", title="Training window end",
-                            description="Last call date to train on (YYYY-MM-DD); empty for all calls."),
+        "estimator": Param(
+            "auto",
+            enum=list(ESTIMATORS),
+            title="Estimator",
+            description="auto (default) cross-validates every candidate and keeps the best; "
+            "random_forest is the tutorial's model.",
+        ),
+        "window_start": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Training window start",
+            description="First call date to train on (YYYY-MM-DD); empty for all calls.",
+        ),
+        "window_end": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Training window end",
+            description="Last call date to train on (YYYY-MM-DD); empty for all calls.",
+        ),
         "seed": Param(42, type="integer", minimum=0, title="Random seed"),
-        "promote": Param("if_better", enum=list(PROMOTE_MODES), title="Promotion",
-                         description="if_better: only when it beats the champion; always; never."),
+        "promote": Param(
+            "if_better",
+            enum=list(PROMOTE_MODES),
+            title="Promotion",
+            description="if_better: only when it beats the champion; always; never.",
+        ),
     },
 )
 def bank_scoring_retrain():
@@ -63,13 +81,23 @@ def bank_scoring_retrain():
 
         params = context["params"]
         result = train_model(
-            bank_engine(), load_settings().model_dir, estimator=params["estimator"], window_start=window_start,
-            window_end=window_end, seed=params["seed"], promote=params["promote"],
+            bank_engine(),
+            load_settings().model_dir,
+            estimator=params["estimator"],
+            window_start=window_start,
+            window_end=window_end,
+            seed=params["seed"],
+            promote=params["promote"],
             actor=f"airflow:{context['run_id']}",
         )
         print(f"model v{result.model_version}: {result.status}; {result.decision}")
-        return {"model_version": result.model_version, "status": result.status, "decision": result.decision,
-                "roc_auc": result.metrics.get("roc_auc"), "reused": result.reused}
+        return {
+            "model_version": result.model_version,
+            "status": result.status,
+            "decision": result.decision,
+            "roc_auc": result.metrics.get("roc_auc"),
+            "reused": result.reused,
+        }
 
     @task
     def write_report(model_version: int) -> str:
@@ -81,8 +109,9 @@ def bank_scoring_retrain():
         return str(index)
 
     @task(outlets=[CHAMPION_MODEL])
-    def announce_champion(model_version: int, status: str, reused: bool, roc_auc: float | None,
-                          *, outlet_events=None) -> None:
+    def announce_champion(
+        model_version: int, status: str, reused: bool, roc_auc: float | None, *, outlet_events=None
+    ) -> None:
         """Emit an event on the champion-model Asset, only when this run promoted a model."""
         from airflow.sdk.exceptions import AirflowSkipException
 

@@ -102,6 +102,7 @@ def test_bad_setting_in_the_environment_exits_2(sqlite_url, tmp_path):
     assert done.returncode == 2 and "configuration error" in done.stderr and "BANK_SCORING_PARTITIONS" in done.stderr
 
 
+@pytest.mark.slow  # the demo covers the same path in make test
 def test_the_whole_job_from_the_command_line(db_url, tmp_path):
     csv = tmp_path / "calls.csv"
     assert (

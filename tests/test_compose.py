@@ -15,8 +15,14 @@ from bank_scoring import config
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yaml"
-AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                    "airflow-worker", "airflow-init"}
+AIRFLOW_SERVICES = {
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-init",
+}
 BIN = Path(sys.executable).parent
 
 
@@ -44,8 +50,7 @@ def test_the_deployment_has_every_part(compose):
 def test_service_commands_are_real_airflow_3_commands(compose, name):
     for words in commands_of(compose["services"][name]):
         program = {"airflow": "airflow", "bank-scoring": "bank-scoring"}[words[0]]
-        done = subprocess.run([str(BIN / program), *words[1:], "--help"], capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run([str(BIN / program), *words[1:], "--help"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, (name, words, done.stderr[-500:])
 
 
@@ -110,6 +115,12 @@ def test_no_secret_in_the_file(compose):
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
 def test_docker_compose_config_accepts_it():
     env = {**os.environ, "POSTGRES_PASSWORD": "test-only", "AIRFLOW_JWT_SECRET": "test-only"}
-    done = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr

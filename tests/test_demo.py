@@ -16,12 +16,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.airflow]
 
 
 def run_demo(var_dir: Path, bank_csv: Path) -> str:
-    env = {**os.environ, "BANK_SCORING_VAR_DIR": str(var_dir), "BANK_CSV": str(bank_csv),
-           "SCORE_DATE": "2026-11-28", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "BANK_SCORING_VAR_DIR": str(var_dir),
+        "BANK_CSV": str(bank_csv),
+        "SCORE_DATE": "2026-11-28",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     for name in ("BANK_SCORING_DB_URL", "BANK_SCORING_MODEL_DIR", "AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER"):
         env.pop(name, None)
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True, env=env,
-                          timeout=900)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True, env=env, timeout=900
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -40,8 +46,9 @@ def test_demo_twice_on_the_real_data_duplicates_nothing(tmp_path, bank_full_csv)
     assert "Scores for 2026-11-28: 45,211 customers scored, 0 rejected" in second
     engine = make_db_engine(f"sqlite:///{tmp_path / 'var' / 'bank_scoring.db'}")
     with engine.connect() as conn:
-        counts = {t: conn.execute(text(f"select count(*) from {t}")).scalar()
-                  for t in ("customers", "campaign_contacts", "model_versions", "customer_scores")}
-    assert counts == {"customers": 45_211, "campaign_contacts": 45_211, "model_versions": 1,
-                      "customer_scores": 45_211}
+        counts = {
+            t: conn.execute(text(f"select count(*) from {t}")).scalar()
+            for t in ("customers", "campaign_contacts", "model_versions", "customer_scores")
+        }
+    assert counts == {"customers": 45_211, "campaign_contacts": 45_211, "model_versions": 1, "customer_scores": 45_211}
     engine.dispose()

@@ -21,7 +21,7 @@ def test_category_codes_match_ordinal_encoder_and_unknowns_become_missing():
     reference = OrdinalEncoder().fit(X[list(CATEGORICAL)])
     got = codes.transform(X)
     np.testing.assert_array_equal(got[:, : len(CATEGORICAL)], reference.transform(X[list(CATEGORICAL)]))
-    np.testing.assert_array_equal(got[:, len(CATEGORICAL):], X[codes.passthrough_].to_numpy(dtype=float))
+    np.testing.assert_array_equal(got[:, len(CATEGORICAL) :], X[codes.passthrough_].to_numpy(dtype=float))
     odd = X.head(3).copy()
     odd["job"] = ["astronaut", None, odd["job"].iloc[2]]
     out = codes.transform(odd)
@@ -59,8 +59,7 @@ def test_every_candidate_learns_the_year_and_handles_unknown_years(estimator):
 
 def test_the_bundle_gives_its_pipeline_the_columns_in_the_fitted_order():
     X, rows = calls()
-    bundle = build_bundle(build_pipeline("hist_gradient_boosting", seed=0).fit(X, rows["is_subscribed"].astype(int)),
-                          X)
+    bundle = build_bundle(build_pipeline("hist_gradient_boosting", seed=0).fit(X, rows["is_subscribed"].astype(int)), X)
     assert bundle.features == FEATURES
     shuffled = X[list(reversed(X.columns))].assign(extra=1)
     np.testing.assert_array_equal(bundle.predict(shuffled), bundle.pipeline.predict_proba(X)[:, 1])

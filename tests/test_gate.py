@@ -76,7 +76,9 @@ def test_every_decision_is_in_the_history_with_its_reason_and_run(loaded_engine,
     second = train_model(loaded_engine, model_dir, seed=7, actor="airflow:manual__2026-11-28")
     events = registry.events(loaded_engine)
     assert [(e["model_version"], e["event"]) for e in events if e["event"] in ("promoted", "rejected")][0] == (
-        first.model_version, "promoted")
+        first.model_version,
+        "promoted",
+    )
     last = [e for e in events if e["model_version"] == second.model_version and e["event"] != "registered"]
     assert last and last[-1]["actor"] == "airflow:manual__2026-11-28"
     assert "95% CI" in last[-1]["reason"]

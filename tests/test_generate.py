@@ -27,7 +27,16 @@ def test_follows_the_uci_shape(bank_full_csv):
 def test_round_trips_through_the_uci_format(tmp_path):
     frame = generate_calls(500, seed=9)
     back = read_uci_csv(write_uci_csv(frame, tmp_path / "synthetic.csv"))
-    cols = ["age", "job", "balance", "has_housing_loan", "pdays", "previous_outcome", "is_subscribed",
-            "contact_month", "contact_day"]
+    cols = [
+        "age",
+        "job",
+        "balance",
+        "has_housing_loan",
+        "pdays",
+        "previous_outcome",
+        "is_subscribed",
+        "contact_month",
+        "contact_day",
+    ]
     pd.testing.assert_frame_equal(back[cols], frame[cols], check_dtype=False)
     assert list(back["contact_date"]) == list(frame["contact_date"])

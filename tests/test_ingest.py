@@ -5,8 +5,10 @@ import pytest
 from bank_scoring.db import table_counts
 from bank_scoring.ingest import IngestError, load_csv, read_uci_csv
 
-HEADER = '"age";"job";"marital";"education";"default";"balance";"housing";"loan";"contact";"day";"month";' \
-         '"duration";"campaign";"pdays";"previous";"poutcome";"y"'
+HEADER = (
+    '"age";"job";"marital";"education";"default";"balance";"housing";"loan";"contact";"day";"month";'
+    '"duration";"campaign";"pdays";"previous";"poutcome";"y"'
+)
 GOOD = '58;"management";"married";"tertiary";"no";2143;"yes";"no";"unknown";5;"may";261;1;-1;0;"unknown";"no"'
 
 
@@ -38,23 +40,32 @@ def test_loading_twice_changes_nothing(engine, bank_sample_csv):
     again = load_csv(engine, bank_sample_csv)
     assert not first.already_loaded and again.already_loaded
     assert table_counts(engine, ("customers", "campaign_contacts", "load_batches")) == {
-        "customers": 4_521, "campaign_contacts": 4_521, "load_batches": 1}
+        "customers": 4_521,
+        "campaign_contacts": 4_521,
+        "load_batches": 1,
+    }
 
 
-@pytest.mark.parametrize(("line", "field", "message"), [
-    (GOOD.replace("58;", "abc;", 1), "age", "'abc' is not a whole number"),
-    (GOOD.replace('"may"', '"foo"'), "month", "'foo' is not a month"),
-    (GOOD.replace("58;", "250;", 1), "age", "250 is outside 18..110"),
-    (GOOD.replace(';"no";2143', ';"maybe";2143'), "default", "'maybe' is not yes or no"),
-    (GOOD.replace(";5;", ";;", 1), "day", "value is missing"),
-])
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        (GOOD.replace("58;", "abc;", 1), "age", "'abc' is not a whole number"),
+        (GOOD.replace('"may"', '"foo"'), "month", "'foo' is not a month"),
+        (GOOD.replace("58;", "250;", 1), "age", "250 is outside 18..110"),
+        (GOOD.replace(';"no";2143', ';"maybe";2143'), "default", "'maybe' is not yes or no"),
+        (GOOD.replace(";5;", ";;", 1), "day", "value is missing"),
+    ],
+)
 def test_bad_value_names_line_and_field_and_loads_nothing(engine, tmp_path, line, field, message):
     path = write(tmp_path, HEADER, GOOD, line, GOOD)
     with pytest.raises(IngestError) as caught:
         load_csv(engine, path)
     assert f"line 3, field {field}: {message}" in str(caught.value)
     assert table_counts(engine, ("customers", "campaign_contacts", "load_batches")) == {
-        "customers": 0, "campaign_contacts": 0, "load_batches": 0}
+        "customers": 0,
+        "campaign_contacts": 0,
+        "load_batches": 0,
+    }
 
 
 def test_every_bad_line_is_listed(tmp_path):

@@ -49,8 +49,9 @@ def test_shifted_customers_raise_the_drift_flag(loaded_engine, model_dir, caplog
     assert shifted.max_psi > 0.2
     assert any("drift above 0.2" in r.getMessage() for r in caplog.records)
     with loaded_engine.connect() as conn:
-        stored = dict(conn.execute(text("select feature, psi from run_drift where run_id = :r"),
-                                   {"r": shifted.run_id}).all())
+        stored = dict(
+            conn.execute(text("select feature, psi from run_drift where run_id = :r"), {"r": shifted.run_id}).all()
+        )
     assert stored["age"] > 0.2 and stored["balance"] > 0.2 and stored["job"] < 0.1
     assert set(stored) == set(monitor.MONITORED) | {"score"}
     assert get_run(loaded_engine, shifted.run_id).drift_alert == shifted.drift_alert

@@ -29,8 +29,10 @@ def test_a_file_from_before_the_bundle_format_is_refused(sqlite_engine, champion
     path = Path(champion.artifact_path)
     joblib.dump(registry.load_model(champion).pipeline, path)
     with sqlite_engine.begin() as conn:  # as the registry of that time would have recorded it
-        conn.execute(text("update model_versions set artifact_sha256 = :s where model_version = :v"),
-                     {"s": file_sha256(path), "v": champion.model_version})
+        conn.execute(
+            text("update model_versions set artifact_sha256 = :s where model_version = :v"),
+            {"s": file_sha256(path), "v": champion.model_version},
+        )
     with pytest.raises(registry.ModelIntegrityError, match="Pipeline.*predates the bundle format"):
         registry.load_model(registry.require_champion(sqlite_engine))
 
@@ -47,15 +49,26 @@ def test_the_version_row_carries_what_callers_need(sqlite_engine, champion):
 def test_same_training_is_found_by_rows_and_params(sqlite_engine, champion):
     same = registry.find_same_training(sqlite_engine, champion.training_fingerprint, champion.params)
     assert same == champion
-    assert registry.find_same_training(sqlite_engine, champion.training_fingerprint,
-                                       {**champion.params, "seed": 1}) is None
+    assert (
+        registry.find_same_training(sqlite_engine, champion.training_fingerprint, {**champion.params, "seed": 1})
+        is None
+    )
     assert registry.find_same_training(sqlite_engine, "0" * 64, champion.params) is None
 
 
 def test_registration_takes_only_a_bundle_and_reject_is_recorded(sqlite_engine, champion, model_dir):
     new = registry.NewVersion(
-        algorithm="x", params={}, features=champion.features, training_fingerprint="f", training_rows=1,
-        training_positives=1, holdout_rows=1, window_start=None, window_end=None, metrics={})
+        algorithm="x",
+        params={},
+        features=champion.features,
+        training_fingerprint="f",
+        training_rows=1,
+        training_positives=1,
+        holdout_rows=1,
+        window_start=None,
+        window_end=None,
+        metrics={},
+    )
     with pytest.raises(TypeError, match="only a ModelBundle"):
         registry.register_version(sqlite_engine, model_dir, registry.load_model(champion).pipeline, new, "r", "a")
     added = registry.register_version(sqlite_engine, model_dir, registry.load_model(champion), new, "copied", "carol")
@@ -63,7 +76,9 @@ def test_registration_takes_only_a_bundle_and_reject_is_recorded(sqlite_engine, 
     registry.reject(sqlite_engine, added.model_version, "not better", "carol")
     assert registry.get_version(sqlite_engine, added.model_version).status == "rejected"
     assert [(e["event"], e["reason"]) for e in registry.events(sqlite_engine, added.model_version)] == [
-        ("registered", "copied"), ("rejected", "not better")]
+        ("registered", "copied"),
+        ("rejected", "not better"),
+    ]
     with pytest.raises(LookupError):
         registry.reject(sqlite_engine, 99, "typo", "carol")
 
@@ -78,7 +93,9 @@ def test_model_code_hash_covers_the_training_package(monkeypatch, tmp_path):
     shutil.copytree(here / "training", copy / "training", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("features.py", "validate.py", "model_bundle.py"):
         shutil.copy(here / name, copy / name)
-    monkeypatch.setattr(registry, "__file__", str(copy / "registry.py"))
+    from bank_scoring import provenance
+
+    monkeypatch.setattr(provenance, "__file__", str(copy / "provenance.py"))
     assert registry.model_code_sha256() == before
     (copy / "training" / "gate.py").write_text((here / "training" / "gate.py").read_text() + "\n# changed\n")
     assert registry.model_code_sha256() != before

@@ -5,22 +5,28 @@ import datetime as dt
 from sqlalchemy import text
 
 from bank_scoring.db import SQL_DIR, split_sql
-from bank_scoring.score import score_customers
-from bank_scoring.train import train_model
+from bank_scoring.scoring import score_customers
 
 
-def test_agent_queries_run(loaded_engine, model_dir):
-    train_model(loaded_engine, model_dir)
+def test_agent_queries_run(trained_engine):
     day = dt.date(2026, 11, 28)
-    score_customers(loaded_engine, day)
+    score_customers(trained_engine, day)
     worklist, band, record, conversion = split_sql((SQL_DIR / "agent_queries.sql").read_text())
-    with loaded_engine.begin() as conn:
+    with trained_engine.begin() as conn:
         top = conn.execute(text(worklist), {"limit": 5}).all()
         assert [r.rank for r in top] == [1, 2, 3, 4, 5]
         hot = conn.execute(text(band), {"band": "A", "limit": 50}).all()
         assert len(hot) == 50 and {r.rank for r in hot} == set(range(1, 51))
-        conn.execute(text(record), {"customer_id": top[0].customer_id, "score_date": day, "agent_id": "a1",
-                                    "outcome": "subscribed", "notes": None})
+        conn.execute(
+            text(record),
+            {
+                "customer_id": top[0].customer_id,
+                "score_date": day,
+                "agent_id": "a1",
+                "outcome": "subscribed",
+                "notes": None,
+            },
+        )
         assert conn.execute(text(worklist), {"limit": 1}).one().rank == 2
         rows = conn.execute(text(conversion), {"score_date": day}).all()
         assert [(r.band, r.calls, r.subscribed) for r in rows] == [("A", 1, 1)]

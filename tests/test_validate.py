@@ -4,9 +4,21 @@ import pytest
 from bank_scoring.features import CUSTOMER_ATTRIBUTES, LEAKY_COLUMNS, feature_frame
 from bank_scoring.validate import TrainingDataError, check_training_rows, customer_reject_reasons
 
-GOOD = {"age": 40, "job": "technician", "marital": "single", "education": "tertiary", "has_credit_default": False,
-        "balance": 1200, "has_housing_loan": True, "has_personal_loan": False, "contact_channel": "cellular",
-        "campaign": 1, "pdays": -1, "previous_contacts": 0, "previous_outcome": "unknown"}
+GOOD = {
+    "age": 40,
+    "job": "technician",
+    "marital": "single",
+    "education": "tertiary",
+    "has_credit_default": False,
+    "balance": 1200,
+    "has_housing_loan": True,
+    "has_personal_loan": False,
+    "contact_channel": "cellular",
+    "campaign": 1,
+    "pdays": -1,
+    "previous_contacts": 0,
+    "previous_outcome": "unknown",
+}
 
 
 def frame(*changes):
@@ -14,13 +26,28 @@ def frame(*changes):
 
 
 def test_reasons_are_precise_and_unknown_categories_are_not_a_reason():
-    reasons = customer_reject_reasons(frame(
-        {}, {"age": None}, {"age": -1}, {"age": 250}, {"job": "astronaut"}, {"balance": 5e10},
-        {"job": None, "campaign": -2}, {"has_housing_loan": None}))
+    reasons = customer_reject_reasons(
+        frame(
+            {},
+            {"age": None},
+            {"age": -1},
+            {"age": 250},
+            {"job": "astronaut"},
+            {"balance": 5e10},
+            {"job": None, "campaign": -2},
+            {"has_housing_loan": None},
+        )
+    )
     assert list(reasons) == [
-        "", "age is missing", "age -1 is outside 18..110", "age 250 is outside 18..110", "",
-        "balance 50000000000 is outside -100000000..1000000000", "job is missing; campaign -2 is outside 0..1000",
-        "has_housing_loan is missing"]
+        "",
+        "age is missing",
+        "age -1 is outside 18..110",
+        "age 250 is outside 18..110",
+        "",
+        "balance 50000000000 is outside -100000000..1000000000",
+        "job is missing; campaign -2 is outside 0..1000",
+        "has_housing_loan is missing",
+    ]
 
 
 def test_text_in_a_number_column_is_named():

@@ -26,9 +26,10 @@ from bank_scoring.constants import BANDS
 from bank_scoring.features import CATEGORICAL, CUSTOMER_ATTRIBUTES
 
 # A chunk of customers in id order; each backend fills in its own placeholders.
-CHUNK_SQL = ("select customer_id, {columns} from customers where customer_id > {last} "
-             "and customer_id <= {high} order by customer_id limit {n}").replace(
-    "{columns}", ", ".join(CUSTOMER_ATTRIBUTES))
+CHUNK_SQL = (
+    "select customer_id, {columns} from customers where customer_id > {last} "
+    "and customer_id <= {high} order by customer_id limit {n}"
+).replace("{columns}", ", ".join(CUSTOMER_ATTRIBUTES))
 CHUNK_COLUMNS = ["customer_id", *CUSTOMER_ATTRIBUTES]
 # Text columns are read as pandas categories: each distinct value is then looked at once
 # by the validation, the category codes and the drift counts.

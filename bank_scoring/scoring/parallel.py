@@ -26,9 +26,16 @@ from bank_scoring.scoring.publish import publish_run
 from bank_scoring.scoring.runs import RunSummary, mark_failed, start_run
 
 
-def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                    model_version: int | None = None, progress=None, workers: int = 1,
-                    reason_rows: int = DEFAULT_REASON_ROWS) -> RunSummary:
+def score_customers(
+    engine: Engine,
+    score_date: dt.date,
+    partitions: int = 1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    model_version: int | None = None,
+    progress=None,
+    workers: int = 1,
+    reason_rows: int = DEFAULT_REASON_ROWS,
+) -> RunSummary:
     """Score every customer for ``score_date`` and publish the run.
 
     ``progress(done, total, counts)`` is called after each range. The returned summary's
@@ -69,8 +76,9 @@ def score_customers(engine: Engine, score_date: dt.date, partitions: int = 1, ch
     return summary
 
 
-def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, workers: int, progress,
-                      profile: RunProfile) -> None:
+def _score_in_workers(
+    engine: Engine, run_id: int, ranges, chunk_rows: int, workers: int, progress, profile: RunProfile
+) -> None:
     """Score the ranges in this process and in ``workers - 1`` spawned processes at once.
 
     Each process takes the next range when it has finished one. This process loads the
@@ -113,8 +121,12 @@ def _score_in_workers(engine: Engine, run_id: int, ranges, chunk_rows: int, work
             finished(counts)
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=helpers, mp_context=context, initializer=_worker_init,
-                             initargs=(url, run_id)) as pool, ThreadPoolExecutor(helpers + 1) as slots:
+    with (
+        ProcessPoolExecutor(
+            max_workers=helpers, mp_context=context, initializer=_worker_init, initargs=(url, run_id)
+        ) as pool,
+        ThreadPoolExecutor(helpers + 1) as slots,
+    ):
         started = [slots.submit(there) for _ in range(helpers)] + [slots.submit(here)]
         try:
             for future in as_completed(started):
@@ -141,6 +153,7 @@ def _worker_init(url: str, run_id: int) -> None:
 
 
 def _worker_score(low: int, high: int, chunk_rows: int) -> tuple[dict[str, int], int, int]:
-    counts = score_partition(_worker_state["engine"], _worker_state["run_id"], low, high, chunk_rows,
-                             model=_worker_state["model"])
+    counts = score_partition(
+        _worker_state["engine"], _worker_state["run_id"], low, high, chunk_rows, model=_worker_state["model"]
+    )
     return counts, os.getpid(), peak_rss_bytes()

@@ -64,16 +64,22 @@ def night_profile(model: ModelBundle, score_date: dt.date) -> dict:
     it is the same in every partition of the night, so the partitions' counts add up.
     """
     if score_date not in model.night_cache:
-        tonight = model.reference_sample.assign(contact_month=month_name(score_date),
-                                                contact_day=float(score_date.day),
-                                                contact_year=float(score_date.year))
+        tonight = model.reference_sample.assign(
+            contact_month=month_name(score_date), contact_day=float(score_date.day), contact_year=float(score_date.year)
+        )
         scores = model.predict(tonight)
         model.night_cache[score_date] = {**model.training_profile, monitor.SCORE: monitor.score_profile(scores)}
     return model.night_cache[score_date]
 
 
-def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                    model: ModelBundle | None = None) -> dict[str, int]:
+def score_partition(
+    engine: Engine,
+    run_id: int,
+    low: int,
+    high: int,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    model: ModelBundle | None = None,
+) -> dict[str, int]:
     """Score customers with ids in [low, high] for a running run; safe to retry.
 
     Returns the counts (``scored``, ``rejected``) and this process's seconds per step
@@ -91,10 +97,10 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
     month = month_name(score_date)
     with engine.begin() as conn:
         bounds = {"r": run_id, "lo": low, "hi": high}
-        conn.execute(text("delete from customer_scores_staging where run_id = :r and customer_id between :lo and :hi"),
-                     bounds)
-        conn.execute(text("delete from scoring_rejects where run_id = :r and customer_id between :lo and :hi"),
-                     bounds)
+        conn.execute(
+            text("delete from customer_scores_staging where run_id = :r and customer_id between :lo and :hi"), bounds
+        )
+        conn.execute(text("delete from scoring_rejects where run_id = :r and customer_id between :lo and :hi"), bounds)
         conn.execute(text("delete from scoring_profiles where run_id = :r and low_id between :lo and :hi"), bounds)
     profile = night_profile(model, score_date)
     counts: dict[str, list[int]] = {}
@@ -129,16 +135,20 @@ def score_partition(engine: Engine, run_id: int, low: int, high: int, chunk_rows
                 db.write_scores(conn, run_id, ids, propensity)
             if not good.all():
                 bad = chunk.loc[~good, "customer_id"]
-                conn.execute(text("insert into scoring_rejects (run_id, customer_id, score_date, reason) "
-                                  "values (:r, :c, :d, :reason)"),
-                             [{"r": run_id, "c": int(c), "d": score_date, "reason": reasons[i]}
-                              for i, c in bad.items()])
+                conn.execute(
+                    text(
+                        "insert into scoring_rejects (run_id, customer_id, score_date, reason) "
+                        "values (:r, :c, :d, :reason)"
+                    ),
+                    [{"r": run_id, "c": int(c), "d": score_date, "reason": reasons[i]} for i, c in bad.items()],
+                )
         seconds["write"] += time.perf_counter() - clock
         scored += len(ok)
         rejected += int((~good).sum())
         log.info("run %s partition %s-%s: %s scored, %s rejected so far", run_id, low, high, scored, rejected)
     with engine.begin() as conn:
-        conn.execute(text("insert into scoring_profiles (run_id, low_id, high_id, counts_json) "
-                          "values (:r, :lo, :hi, :c)"), {"r": run_id, "lo": low, "hi": high,
-                                                         "c": json.dumps(counts)})
+        conn.execute(
+            text("insert into scoring_profiles (run_id, low_id, high_id, counts_json) values (:r, :lo, :hi, :c)"),
+            {"r": run_id, "lo": low, "hi": high, "c": json.dumps(counts)},
+        )
     return {"scored": scored, "rejected": rejected, **{f"{k}_seconds": round(v, 3) for k, v in seconds.items()}}

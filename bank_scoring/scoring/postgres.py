@@ -43,12 +43,16 @@ _CUT_SAMPLE_ROWS = 200_000
 def partition_cuts(conn: Connection, partitions: int) -> list[int]:
     """Cut points from a repeatable sample of the table's pages (no scan of every id)."""
     estimate = conn.execute(text("select reltuples from pg_class where oid = 'customers'::regclass")).scalar()
-    percent = 100.0 if not estimate or estimate < 2 * _CUT_SAMPLE_ROWS else \
-        max(0.5, 100.0 * _CUT_SAMPLE_ROWS / estimate)
-    cuts = conn.execute(text(
-        "select percentile_disc(:q) within group (order by customer_id) from customers "
-        "tablesample system (:pct) repeatable (42)"),
-        {"q": [i / partitions for i in range(1, partitions)], "pct": percent}).scalar()
+    percent = (
+        100.0 if not estimate or estimate < 2 * _CUT_SAMPLE_ROWS else max(0.5, 100.0 * _CUT_SAMPLE_ROWS / estimate)
+    )
+    cuts = conn.execute(
+        text(
+            "select percentile_disc(:q) within group (order by customer_id) from customers "
+            "tablesample system (:pct) repeatable (42)"
+        ),
+        {"q": [i / partitions for i in range(1, partitions)], "pct": percent},
+    ).scalar()
     return [int(c) for c in (cuts or []) if c is not None]
 
 
@@ -118,14 +122,22 @@ def read_chunk(conn: Connection, last: int, high: int, n: int) -> pd.DataFrame:
     """The next ``n`` customers after ``last``, streamed with COPY (CSV) and parsed by pandas' C reader."""
     sql = CHUNK_SQL.format(last="%s", high="%s", n="%s")
     buffer = io.BytesIO()
-    copy_out(conn.connection.driver_connection, f"copy ({sql}) to stdout (format csv, header true)",
-             (int(last), int(high), int(n)), buffer.write)
+    copy_out(
+        conn.connection.driver_connection,
+        f"copy ({sql}) to stdout (format csv, header true)",
+        (int(last), int(high), int(n)),
+        buffer.write,
+    )
     if buffer.tell() == 0:
         return pd.DataFrame(columns=CHUNK_COLUMNS)
     buffer.seek(0)
     # 'NA' is a value, not a missing one: only an empty field is NULL.
-    frame = pd.read_csv(buffer, dtype={**{c: "category" for c in TEXT_COLUMNS}, **{c: "object" for c in BOOLEAN}},
-                        keep_default_na=False, na_values=[""])
+    frame = pd.read_csv(
+        buffer,
+        dtype={**{c: "category" for c in TEXT_COLUMNS}, **{c: "object" for c in BOOLEAN}},
+        keep_default_na=False,
+        na_values=[""],
+    )
     for col in BOOLEAN:  # t/f; NULL stays missing for the validation to name
         frame[col] = frame[col].map(_FLAGS)
     return frame
@@ -135,8 +147,17 @@ def read_chunk(conn: Connection, last: int, high: int, n: int) -> pd.DataFrame:
 # pairs in network byte order, then a trailer. Built with numpy in one go, no row loop.
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER = struct.pack(">h", -1)
-SCORE_ROW = np.dtype([("fields", ">i2"), ("run_len", ">i4"), ("run_id", ">i4"), ("id_len", ">i4"),
-                       ("customer_id", ">i8"), ("p_len", ">i4"), ("propensity", ">f8")])
+SCORE_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("run_len", ">i4"),
+        ("run_id", ">i4"),
+        ("id_len", ">i4"),
+        ("customer_id", ">i8"),
+        ("p_len", ">i4"),
+        ("propensity", ">f8"),
+    ]
+)
 
 
 def write_scores(conn, run_id: int, ids: np.ndarray, propensity: np.ndarray) -> None:
@@ -145,11 +166,10 @@ def write_scores(conn, run_id: int, ids: np.ndarray, propensity: np.ndarray) -> 
     rows["id_len"], rows["customer_id"] = 8, ids
     rows["p_len"], rows["propensity"] = 8, propensity
     with conn.connection.driver_connection.cursor() as cur:
-        with cur.copy("copy customer_scores_staging (run_id, customer_id, propensity) from stdin (format binary)") \
-                as copy:
+        with cur.copy(
+            "copy customer_scores_staging (run_id, customer_id, propensity) from stdin (format binary)"
+        ) as copy:
             copy.write(COPY_HEADER + rows.tobytes() + COPY_TRAILER)
-
-
 
 
 def publish_night(engine: Engine, night: Night, explain, finish, profile: RunProfile) -> None:
@@ -178,12 +198,28 @@ def publish_night(engine: Engine, night: Night, explain, finish, profile: RunPro
 
 # The staging rows in rank order (binary COPY: per row a field count, then length and value
 # of the id and the propensity), and tonight's partition rows built from them.
-_RANKED_ROW = np.dtype([("fields", ">i2"), ("id_len", ">i4"), ("customer_id", ">i8"), ("p_len", ">i4"),
-                        ("propensity", ">f8")])
-_PARTITION_ROW = np.dtype([("fields", ">i2"), ("d_len", ">i4"), ("score_date", ">i4"), ("id_len", ">i4"),
-                           ("customer_id", ">i8"), ("r_len", ">i4"), ("run_id", ">i4"), ("v_len", ">i4"),
-                           ("model_version", ">i4"), ("p_len", ">i4"), ("propensity", ">f8"), ("k_len", ">i4"),
-                           ("rank", ">i4"), ("b_len", ">i4"), ("band", "S1")])
+_RANKED_ROW = np.dtype(
+    [("fields", ">i2"), ("id_len", ">i4"), ("customer_id", ">i8"), ("p_len", ">i4"), ("propensity", ">f8")]
+)
+_PARTITION_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("d_len", ">i4"),
+        ("score_date", ">i4"),
+        ("id_len", ">i4"),
+        ("customer_id", ">i8"),
+        ("r_len", ">i4"),
+        ("run_id", ">i4"),
+        ("v_len", ">i4"),
+        ("model_version", ">i4"),
+        ("p_len", ">i4"),
+        ("propensity", ">f8"),
+        ("k_len", ">i4"),
+        ("rank", ">i4"),
+        ("b_len", ">i4"),
+        ("band", "S1"),
+    ]
+)
 _POSTGRES_EPOCH = dt.date(2000, 1, 1)  # binary dates are days since
 RANKED_BATCH_ROWS = 200_000
 
@@ -219,7 +255,7 @@ def _copy_ranked_scores(engine: Engine, params: dict, keep: int = 0) -> tuple[st
         out["r_len"], out["run_id"], out["v_len"], out["model_version"] = 4, params["r"], 4, params["v"]
         out["p_len"], out["propensity"] = 8, rows["propensity"]
         if written < keep:
-            best.extend(rows["customer_id"][:keep - written].tolist())
+            best.extend(rows["customer_id"][: keep - written].tolist())
         ranks = np.arange(written + 1, written + len(rows) + 1)
         out["k_len"], out["rank"] = 4, ranks
         out["b_len"], out["band"] = 1, bands[np.searchsorted(cuts, ranks, side="left")]
@@ -255,17 +291,23 @@ def _copy_ranked_scores(engine: Engine, params: dict, keep: int = 0) -> tuple[st
         source.execute(text("set local work_mem = '1GB'"))  # the night's sort in memory, not in temporary files
         fresh = target.execute(text("select prepare_customer_scores_partition(:r, :d)"), params).scalar_one()
         writer = target.connection.driver_connection.cursor()
-        with writer.copy(f'copy "{fresh}" (score_date, customer_id, run_id, model_version, propensity, rank, '
-                         "band) from stdin (format binary, freeze)") as into:
+        with writer.copy(
+            f'copy "{fresh}" (score_date, customer_id, run_id, model_version, propensity, rank, '
+            "band) from stdin (format binary, freeze)"
+        ) as into:
             try:
                 send(COPY_HEADER)
-                copy_out(source.connection.driver_connection,
-                          "copy (select customer_id, propensity from customer_scores_staging where run_id = %s "
-                          "order by propensity desc, customer_id) to stdout (format binary)", (params["r"],), take)
+                copy_out(
+                    source.connection.driver_connection,
+                    "copy (select customer_id, propensity from customer_scores_staging where run_id = %s "
+                    "order by propensity desc, customer_id) to stdout (format binary)",
+                    (params["r"],),
+                    take,
+                )
                 strip_header()
-                if bytes(pending[-len(COPY_TRAILER):]) != COPY_TRAILER:
+                if bytes(pending[-len(COPY_TRAILER) :]) != COPY_TRAILER:
                     raise ScoringError(f"run {params['r']}: the ranked scores ended early")
-                del pending[-len(COPY_TRAILER):]
+                del pending[-len(COPY_TRAILER) :]
                 if pending:
                     send(convert(len(pending)))
                 send(COPY_TRAILER)
@@ -274,5 +316,3 @@ def _copy_ranked_scores(engine: Engine, params: dict, keep: int = 0) -> tuple[st
             for done in in_flight:
                 done.result()  # raises a failed write
     return fresh, written, best
-
-

@@ -8,8 +8,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 # score_partition's counters, and the name each gets in a run's profile.
-PARTITION_STEPS = {"read": "cpu:read customers", "validate": "cpu:validate", "predict": "cpu:predict",
-                   "monitor": "cpu:monitor", "write": "cpu:write"}
+PARTITION_STEPS = {
+    "read": "cpu:read customers",
+    "validate": "cpu:validate",
+    "predict": "cpu:predict",
+    "monitor": "cpu:monitor",
+    "write": "cpu:write",
+}
 
 
 @dataclass

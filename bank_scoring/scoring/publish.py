@@ -38,31 +38,41 @@ def check_complete(engine: Engine, run_id: int) -> tuple[int, int]:
     """
     with engine.begin() as conn:
         total, id_sum = conn.execute(text("select count(*), coalesce(sum(customer_id), 0) from customers")).one()
-        scored, scored_sum = conn.execute(text(
-            "select count(*), coalesce(sum(customer_id), 0) from customer_scores_staging where run_id = :r"),
-            {"r": run_id}).one()
-        rejected, rejected_sum = conn.execute(text(
-            "select count(*), coalesce(sum(customer_id), 0) from scoring_rejects where run_id = :r"),
-            {"r": run_id}).one()
+        scored, scored_sum = conn.execute(
+            text("select count(*), coalesce(sum(customer_id), 0) from customer_scores_staging where run_id = :r"),
+            {"r": run_id},
+        ).one()
+        rejected, rejected_sum = conn.execute(
+            text("select count(*), coalesce(sum(customer_id), 0) from scoring_rejects where run_id = :r"), {"r": run_id}
+        ).one()
     missing = total - scored - rejected
     if missing or int(id_sum) != int(scored_sum) + int(rejected_sum):
         if missing > 0:
-            error = (f"{missing} customers were neither scored nor rejected "
-                     "(added during the run, or a partition did not run)")
+            error = (
+                f"{missing} customers were neither scored nor rejected "
+                "(added during the run, or a partition did not run)"
+            )
         else:
-            error = (f"the run's {scored + rejected} scored and rejected rows do not match the {total} customers "
-                     "(customers removed or replaced during the run, or a partition ran twice at once)")
+            error = (
+                f"the run's {scored + rejected} scored and rejected rows do not match the {total} customers "
+                "(customers removed or replaced during the run, or a partition ran twice at once)"
+            )
         mark_failed(engine, run_id, error)
         raise ScoringError(f"run {run_id}: {error}; nothing was published")
     with engine.begin() as conn:  # the checked counts: the publish compares the night's rows with them
-        conn.execute(text("update scoring_runs set customers_total = :t, customers_scored = :s, "
-                          "customers_rejected = :j where run_id = :r"),
-                     {"t": total, "s": scored, "j": rejected, "r": run_id})
+        conn.execute(
+            text(
+                "update scoring_runs set customers_total = :t, customers_scored = :s, "
+                "customers_rejected = :j where run_id = :r"
+            ),
+            {"t": total, "s": scored, "j": rejected, "r": run_id},
+        )
     return int(scored), int(rejected)
 
 
-def publish_run(engine: Engine, run_id: int, profile: RunProfile | None = None,
-                reason_rows: int = DEFAULT_REASON_ROWS) -> RunSummary:
+def publish_run(
+    engine: Engine, run_id: int, profile: RunProfile | None = None, reason_rows: int = DEFAULT_REASON_ROWS
+) -> RunSummary:
     """Make a complete run the one agents see, replacing the date's earlier published scores.
 
     ``profile`` collects where the time went (a new one when not given); the returned
@@ -88,27 +98,46 @@ def publish_run(engine: Engine, run_id: int, profile: RunProfile | None = None,
     def finish(conn: Connection) -> None:
         write_reasons(conn, run_id, found["reasons"])
         drift, alert = found["drift"]
-        conn.execute(text("update scoring_runs set status = 'superseded' where score_date = :d "
-                          "and status = 'published' and run_id <> :r"), {"d": score_date, "r": run_id})
+        conn.execute(
+            text(
+                "update scoring_runs set status = 'superseded' where score_date = :d "
+                "and status = 'published' and run_id <> :r"
+            ),
+            {"d": score_date, "r": run_id},
+        )
         now = utcnow()
-        conn.execute(text("update scoring_runs set status = 'published', published_at = :now, seconds = :secs, "
-                          "customers_total = :t, customers_scored = :s, customers_rejected = :j, "
-                          "max_psi = :psi, drift_alert = :alert where run_id = :r"),
-                     {"t": scored + rejected, "s": scored, "j": rejected, "r": run_id, "now": now,
-                      "secs": (now - as_datetime(run.started_at)).total_seconds(),
-                      "psi": max(drift.values()) if drift else None, "alert": alert})
+        conn.execute(
+            text(
+                "update scoring_runs set status = 'published', published_at = :now, seconds = :secs, "
+                "customers_total = :t, customers_scored = :s, customers_rejected = :j, "
+                "max_psi = :psi, drift_alert = :alert where run_id = :r"
+            ),
+            {
+                "t": scored + rejected,
+                "s": scored,
+                "j": rejected,
+                "r": run_id,
+                "now": now,
+                "secs": (now - as_datetime(run.started_at)).total_seconds(),
+                "psi": max(drift.values()) if drift else None,
+                "alert": alert,
+            },
+        )
         conn.execute(text("delete from run_drift where run_id = :r"), {"r": run_id})
         if drift:
-            conn.execute(text("insert into run_drift (run_id, feature, psi) values (:r, :f, :p)"),
-                         [{"r": run_id, "f": name, "p": value} for name, value in drift.items()])
+            conn.execute(
+                text("insert into run_drift (run_id, feature, psi) values (:r, :f, :p)"),
+                [{"r": run_id, "f": name, "p": value} for name, value in drift.items()],
+            )
 
     backend.for_engine(engine).publish_night(engine, night, explain, finish, profile)
     log.info("run %s published for %s: %s scored, %s rejected", run_id, score_date, scored, rejected)
     return dataclasses.replace(get_run(engine, run_id), profile=profile)
 
 
-def reason_rows_for(engine: Engine, night: backend.Night, model: ModelBundle,
-                    best: list[int] | None = None) -> list[dict]:
+def reason_rows_for(
+    engine: Engine, night: backend.Night, model: ModelBundle, best: list[int] | None = None
+) -> list[dict]:
     """score_reasons rows for the night's best-scored customers (nothing is written).
 
     Uses the run's own model and the score date's call month and day, so a reason is
@@ -117,37 +146,59 @@ def reason_rows_for(engine: Engine, night: backend.Night, model: ModelBundle,
     """
     if best is None:
         with engine.connect() as conn:
-            best = [int(r.customer_id) for r in conn.execute(text(
-                "select customer_id from customer_scores_staging where run_id = :r "
-                "order by propensity desc, customer_id limit :n"), {"r": night.run_id, "n": night.reason_rows})]
-    ids = best[:night.reason_rows]
+            best = [
+                int(r.customer_id)
+                for r in conn.execute(
+                    text(
+                        "select customer_id from customer_scores_staging where run_id = :r "
+                        "order by propensity desc, customer_id limit :n"
+                    ),
+                    {"r": night.run_id, "n": night.reason_rows},
+                )
+            ]
+    ids = best[: night.reason_rows]
     if not ids:
         return []
     columns = ", ".join(("customer_id", *CUSTOMER_ATTRIBUTES))
     with engine.connect() as conn:
         customers = pd.read_sql_query(
             text(f"select {columns} from customers where customer_id in :ids").bindparams(
-                bindparam("ids", expanding=True)), conn, params={"ids": ids})
+                bindparam("ids", expanding=True)
+            ),
+            conn,
+            params={"ids": ids},
+        )
     customers = customers.set_index("customer_id").loc[ids].reset_index()
     day = night.score_date
     reasons = reason_codes(model, feature_frame(customers, month_name(day), day.day, day.year))
-    return [{"r": night.run_id, "c": cid, **dict(zip("abd", (*why, None, None, None)[:3], strict=True))}
-            for cid, why in zip(ids, reasons, strict=True)]
+    return [
+        {"r": night.run_id, "c": cid, **dict(zip("abd", (*why, None, None, None)[:3], strict=True))}
+        for cid, why in zip(ids, reasons, strict=True)
+    ]
 
 
 def write_reasons(conn: Connection, run_id: int, found: list[dict]) -> None:
     conn.execute(text("delete from score_reasons where run_id = :r"), {"r": run_id})
     if found:
-        conn.execute(text("insert into score_reasons (run_id, customer_id, reason_1, reason_2, reason_3) "
-                          "values (:r, :c, :a, :b, :d)"), found)
+        conn.execute(
+            text(
+                "insert into score_reasons (run_id, customer_id, reason_1, reason_2, reason_3) "
+                "values (:r, :c, :a, :b, :d)"
+            ),
+            found,
+        )
     log.info("run %s: reason codes for the top %s customers", run_id, len(found))
 
 
 def run_drift(engine: Engine, night: backend.Night, model: ModelBundle) -> tuple[dict[str, float], str | None]:
     """PSI per feature and of the score for the run's partitions, and the alert if one drifted."""
     with engine.connect() as conn:
-        parts = [json.loads(r[0]) for r in conn.execute(
-            text("select counts_json from scoring_profiles where run_id = :r"), {"r": night.run_id})]
+        parts = [
+            json.loads(r[0])
+            for r in conn.execute(
+                text("select counts_json from scoring_profiles where run_id = :r"), {"r": night.run_id}
+            )
+        ]
     if not parts:  # no customer was scored
         return {}, None
     total: dict[str, list[int]] = {}
@@ -156,8 +207,13 @@ def run_drift(engine: Engine, night: backend.Night, model: ModelBundle) -> tuple
     values = monitor.drift(night_profile(model, night.score_date), total)
     alert = monitor.alert(values)
     if alert:
-        log.warning("run %s for %s: %s (population stability index against model v%s's training data)",
-                    night.run_id, night.score_date, alert, night.model_version)
+        log.warning(
+            "run %s for %s: %s (population stability index against model v%s's training data)",
+            night.run_id,
+            night.score_date,
+            alert,
+            night.model_version,
+        )
     else:
         top = ", ".join(f"{k} {v:.3f}" for k, v in list(values.items())[:3])
         log.info("run %s: no drift above %s (largest: %s)", night.run_id, monitor.DRIFT_THRESHOLD, top)

@@ -70,23 +70,36 @@ def start_run(engine: Engine, score_date: dt.date, partitions: int = 1, model_ve
     version = registry.get_version(engine, model_version) if model_version else registry.require_champion(engine)
     registry.verify_artifact(version)  # raises ModelIntegrityError; loading is the partitions' job
     with engine.begin() as conn:
-        stale = conn.execute(text(
-            "select run_id, score_date from scoring_runs where status = 'running' "
-            "and (score_date = :d or started_at < :cutoff)"),
-            {"d": score_date, "cutoff": utcnow() - dt.timedelta(hours=STALE_RUN_HOURS)}).all()
+        stale = conn.execute(
+            text(
+                "select run_id, score_date from scoring_runs where status = 'running' "
+                "and (score_date = :d or started_at < :cutoff)"
+            ),
+            {"d": score_date, "cutoff": utcnow() - dt.timedelta(hours=STALE_RUN_HOURS)},
+        ).all()
         for old in stale:
             discard_staging(conn, old.run_id)
-            why = ("a new run of the same date started" if as_date(old.score_date) == score_date
-                   else f"still running after {STALE_RUN_HOURS} hours")
-            conn.execute(text("update scoring_runs set status = 'failed', error = :e where run_id = :r"),
-                         {"r": old.run_id, "e": f"abandoned: {why}"})
+            why = (
+                "a new run of the same date started"
+                if as_date(old.score_date) == score_date
+                else f"still running after {STALE_RUN_HOURS} hours"
+            )
+            conn.execute(
+                text("update scoring_runs set status = 'failed', error = :e where run_id = :r"),
+                {"r": old.run_id, "e": f"abandoned: {why}"},
+            )
             log.warning("run %s of %s marked failed: %s", old.run_id, old.score_date, why)
         run_id = next_id(conn, "scoring_runs", "run_id")
-        conn.execute(text("insert into scoring_runs (run_id, score_date, model_version, status, partitions, "
-                          "started_at) values (:r, :d, :v, 'running', :p, :now)"),
-                     {"r": run_id, "d": score_date, "v": version.model_version, "p": partitions, "now": utcnow()})
-    log.info("run %s: scoring %s with model v%s in %s partition(s)", run_id, score_date, version.model_version,
-             partitions)
+        conn.execute(
+            text(
+                "insert into scoring_runs (run_id, score_date, model_version, status, partitions, "
+                "started_at) values (:r, :d, :v, 'running', :p, :now)"
+            ),
+            {"r": run_id, "d": score_date, "v": version.model_version, "p": partitions, "now": utcnow()},
+        )
+    log.info(
+        "run %s: scoring %s with model v%s in %s partition(s)", run_id, score_date, version.model_version, partitions
+    )
     return run_id
 
 
@@ -97,13 +110,17 @@ def discard_staging(conn: Connection, run_id: int) -> None:
 def mark_failed(engine: Engine, run_id: int, error: str) -> None:
     """Record a failure and drop the run's staging rows; published runs are untouched."""
     with engine.begin() as conn:
-        conn.execute(text("update scoring_runs set status = 'failed', error = :e where run_id = :r "
-                          "and status = 'running'"), {"e": error[:2000], "r": run_id})
+        conn.execute(
+            text("update scoring_runs set status = 'failed', error = :e where run_id = :r and status = 'running'"),
+            {"e": error[:2000], "r": run_id},
+        )
         discard_staging(conn, run_id)
 
 
-_RUN_COLUMNS = ("run_id, score_date, model_version, status, partitions, customers_total, customers_scored, "
-                "customers_rejected, seconds, error, started_at, max_psi, drift_alert")
+_RUN_COLUMNS = (
+    "run_id, score_date, model_version, status, partitions, customers_total, customers_scored, "
+    "customers_rejected, seconds, error, started_at, max_psi, drift_alert"
+)
 
 
 def run_row(conn: Connection, run_id: int):
@@ -115,9 +132,20 @@ def run_row(conn: Connection, run_id: int):
 
 
 def _summary(row) -> RunSummary:
-    return RunSummary(row.run_id, as_date(row.score_date), row.model_version, row.status, row.partitions,
-                      row.customers_total, row.customers_scored, row.customers_rejected, row.seconds, row.error,
-                      row.max_psi, row.drift_alert)
+    return RunSummary(
+        row.run_id,
+        as_date(row.score_date),
+        row.model_version,
+        row.status,
+        row.partitions,
+        row.customers_total,
+        row.customers_scored,
+        row.customers_rejected,
+        row.seconds,
+        row.error,
+        row.max_psi,
+        row.drift_alert,
+    )
 
 
 def get_run(engine: Engine, run_id: int) -> RunSummary:
@@ -128,8 +156,9 @@ def get_run(engine: Engine, run_id: int) -> RunSummary:
 def list_runs(engine: Engine, limit: int = 20) -> list[RunSummary]:
     """The most recent runs, newest first."""
     with engine.connect() as conn:
-        rows = conn.execute(text(f"select {_RUN_COLUMNS} from scoring_runs order by run_id desc limit :n"),
-                            {"n": limit}).all()
+        rows = conn.execute(
+            text(f"select {_RUN_COLUMNS} from scoring_runs order by run_id desc limit :n"), {"n": limit}
+        ).all()
     return [_summary(r) for r in rows]
 
 
@@ -137,9 +166,12 @@ def latest_published_run(engine: Engine, score_date: dt.date | None = None) -> R
     """The published run agents see for ``score_date`` (default: the latest date), or None."""
     where = "status = 'published'" + (" and score_date = :d" if score_date else "")
     with engine.connect() as conn:
-        row = conn.execute(text(f"select {_RUN_COLUMNS} from scoring_runs where {where} "
-                                "order by score_date desc, run_id desc limit 1"),
-                           {"d": score_date} if score_date else {}).first()
+        row = conn.execute(
+            text(
+                f"select {_RUN_COLUMNS} from scoring_runs where {where} order by score_date desc, run_id desc limit 1"
+            ),
+            {"d": score_date} if score_date else {},
+        ).first()
     return _summary(row) if row else None
 
 
@@ -153,8 +185,10 @@ def list_rejects(engine: Engine, run_id: int | None = None, limit: int = 50) -> 
             run_id = conn.execute(text("select max(run_id) from scoring_runs")).scalar()
             if run_id is None:
                 return None, []
-        rows = conn.execute(text("select customer_id, reason from scoring_rejects where run_id = :r "
-                                 "order by customer_id limit :n"), {"r": run_id, "n": limit}).all()
+        rows = conn.execute(
+            text("select customer_id, reason from scoring_rejects where run_id = :r order by customer_id limit :n"),
+            {"r": run_id, "n": limit},
+        ).all()
     return int(run_id), [(int(r.customer_id), r.reason) for r in rows]
 
 

@@ -28,8 +28,10 @@ def partition_cuts(conn: Connection, partitions: int) -> list[int]:
     total = conn.execute(text("select count(*) from customers")).scalar_one()
     cuts = []
     for i in range(1, partitions):
-        cut = conn.execute(text("select customer_id from customers order by customer_id limit 1 offset :k"),
-                           {"k": max(0, total * i // partitions - 1)}).scalar()
+        cut = conn.execute(
+            text("select customer_id from customers order by customer_id limit 1 offset :k"),
+            {"k": max(0, total * i // partitions - 1)},
+        ).scalar()
         if cut is not None:
             cuts.append(int(cut))
     return cuts
@@ -38,10 +40,13 @@ def partition_cuts(conn: Connection, partitions: int) -> list[int]:
 # One CSV line per customer, every field quoted (%w doubles a double quote), built by SQLite
 # in C; NULL becomes an empty field, which is missing as a blank one is. The lines come in
 # one string per chunk, in no particular order (group_concat's is not guaranteed).
-_CSV_CHUNK = ("select group_concat(line, char(10)) from (select printf('{fmt}', customer_id, {args}) as line "
-              "from customers where customer_id > ? and customer_id <= ? order by customer_id limit ?)").format(
+_CSV_CHUNK = (
+    "select group_concat(line, char(10)) from (select printf('{fmt}', customer_id, {args}) as line "
+    "from customers where customer_id > ? and customer_id <= ? order by customer_id limit ?)"
+).format(
     fmt=",".join(['"%w"'] * (1 + len(CUSTOMER_ATTRIBUTES))),
-    args=", ".join(f"coalesce({c}, '')" for c in CUSTOMER_ATTRIBUTES))
+    args=", ".join(f"coalesce({c}, '')" for c in CUSTOMER_ATTRIBUTES),
+)
 
 
 def read_chunk(conn: Connection, last: int, high: int, n: int) -> pd.DataFrame:
@@ -59,8 +64,14 @@ def read_chunk(conn: Connection, last: int, high: int, n: int) -> pd.DataFrame:
     if csv is None:
         return pd.DataFrame(columns=CHUNK_COLUMNS)
     try:
-        frame = pd.read_csv(io.StringIO(csv), header=None, names=CHUNK_COLUMNS,
-                            dtype={c: "category" for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(
+            io.StringIO(csv),
+            header=None,
+            names=CHUNK_COLUMNS,
+            dtype={c: "category" for c in TEXT_COLUMNS},
+            keep_default_na=False,
+            na_values=[""],
+        )
     except ValueError:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
         return read_rows(driver, last, high, n)
     if frame["customer_id"].dtype.kind != "i":
@@ -78,17 +89,23 @@ def read_rows(driver, last: int, high: int, n: int) -> pd.DataFrame:
 
 
 def write_scores(conn: Connection, run_id: int, ids: np.ndarray, propensity: np.ndarray) -> None:
-    conn.exec_driver_sql("insert into customer_scores_staging (run_id, customer_id, propensity) values (?, ?, ?)",
-                         list(zip([run_id] * len(ids), ids.tolist(), propensity.tolist(), strict=True)))
+    conn.exec_driver_sql(
+        "insert into customer_scores_staging (run_id, customer_id, propensity) values (?, ?, ?)",
+        list(zip([run_id] * len(ids), ids.tolist(), propensity.tolist(), strict=True)),
+    )
 
 
 # The run's staging rows with their rank (bound parameters only), and the insert of ranked rows.
-RANKED = ("select customer_id, propensity, row_number() over (order by propensity desc, customer_id) as rnk "
-          "from customer_scores_staging where run_id = :r")
-_INSERT_RANKED = ("insert into customer_scores (score_date, customer_id, run_id, model_version, propensity, rank, "
-                  "band) select :d, customer_id, :r, :v, propensity, rnk, case when rnk <= :a then 'A' "
-                  "when rnk <= :b then 'B' when rnk <= :c then 'C' else 'D' end "
-                  "from (select rnk, customer_id, propensity from temp.ranked_scores) as ranked")
+RANKED = (
+    "select customer_id, propensity, row_number() over (order by propensity desc, customer_id) as rnk "
+    "from customer_scores_staging where run_id = :r"
+)
+_INSERT_RANKED = (
+    "insert into customer_scores (score_date, customer_id, run_id, model_version, propensity, rank, "
+    "band) select :d, customer_id, :r, :v, propensity, rnk, case when rnk <= :a then 'A' "
+    "when rnk <= :b then 'B' when rnk <= :c then 'C' else 'D' end "
+    "from (select rnk, customer_id, propensity from temp.ranked_scores) as ranked"
+)
 
 
 def publish_night(engine: Engine, night: Night, explain, finish, profile: RunProfile) -> None:
@@ -116,8 +133,10 @@ def _insert_ranked(conn: Connection, params: dict) -> None:
     insert needs the key and rank indexes' pages in memory.
     """
     conn.exec_driver_sql("drop table if exists temp.ranked_scores")
-    conn.exec_driver_sql("create temp table ranked_scores (rnk integer primary key, customer_id integer not null, "
-                         "propensity real not null)")
+    conn.exec_driver_sql(
+        "create temp table ranked_scores (rnk integer primary key, customer_id integer not null, "
+        "propensity real not null)"
+    )
     conn.exec_driver_sql(f"pragma threads = {min(4, os.cpu_count() or 1)}")
     try:
         conn.execute(text(f"insert into temp.ranked_scores (customer_id, propensity, rnk) {RANKED}"), params)

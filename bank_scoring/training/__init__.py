@@ -16,7 +16,22 @@ from bank_scoring.training.gate import Decision, decide, gate
 from bank_scoring.training.retrain import TrainResult, build_bundle, train_model
 
 __all__ = [
-    "HOLDOUT_FRACTION", "Decision", "TrainResult", "build_bundle", "build_pipeline", "check_training_schema",
-    "check_training_window", "decide", "fingerprint", "fit_estimator", "gate", "holdout_mask", "load_training_rows",
-    "parse_window_date", "select_estimator", "skip_repeated_encoding", "train_model", "training_frame",
+    "HOLDOUT_FRACTION",
+    "Decision",
+    "TrainResult",
+    "build_bundle",
+    "build_pipeline",
+    "check_training_schema",
+    "check_training_window",
+    "decide",
+    "fingerprint",
+    "fit_estimator",
+    "gate",
+    "holdout_mask",
+    "load_training_rows",
+    "parse_window_date",
+    "select_estimator",
+    "skip_repeated_encoding",
+    "train_model",
+    "training_frame",
 ]

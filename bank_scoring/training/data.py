@@ -15,8 +15,7 @@ from bank_scoring.validate import TrainingDataError, check_training_counts, chec
 
 HOLDOUT_FRACTION = 0.2
 # The columns a training row is read with, and fingerprinted on.
-TRAINING_COLUMNS = ("contact_id", "contact_date", "contact_month", "contact_day", *CUSTOMER_ATTRIBUTES,
-                    "is_subscribed")
+TRAINING_COLUMNS = ("contact_id", "contact_date", "contact_month", "contact_day", *CUSTOMER_ATTRIBUTES, "is_subscribed")
 
 
 def parse_window_date(name: str, value) -> dt.date | None:
@@ -58,7 +57,8 @@ def check_training_schema(engine: Engine) -> None:
     missing = sorted(set(TRAINING_COLUMNS) - present)
     if missing:
         raise TrainingDataError(
-            f"campaign_contacts lacks column(s) {', '.join(missing)}; see sql/campaign_contacts.sql")
+            f"campaign_contacts lacks column(s) {', '.join(missing)}; see sql/campaign_contacts.sql"
+        )
 
 
 def check_training_window(engine: Engine, window_start=None, window_end=None) -> dict:
@@ -70,20 +70,30 @@ def check_training_window(engine: Engine, window_start=None, window_end=None) ->
     start, end = parse_window(window_start, window_end)
     where, params = _window_clause(start, end)
     with engine.connect() as conn:
-        row = conn.execute(text("select count(*) as n, sum(case when is_subscribed then 1 else 0 end) as pos "
-                                f"from campaign_contacts{where}"), params).one()
+        row = conn.execute(
+            text(
+                "select count(*) as n, sum(case when is_subscribed then 1 else 0 end) as pos "
+                f"from campaign_contacts{where}"
+            ),
+            params,
+        ).one()
     rows, positives = int(row.n), int(row.pos or 0)
     try:
         check_training_counts(rows, positives)
     except TrainingDataError as exc:
         window = f" between {start or 'the first call'} and {end or 'the last call'}" if where else ""
         raise TrainingDataError(f"{exc}{window}") from None
-    return {"window_start": start.isoformat() if start else None, "window_end": end.isoformat() if end else None,
-            "rows": rows, "positives": positives}
+    return {
+        "window_start": start.isoformat() if start else None,
+        "window_end": end.isoformat() if end else None,
+        "rows": rows,
+        "positives": positives,
+    }
 
 
-def load_training_rows(engine: Engine, window_start: dt.date | None = None,
-                       window_end: dt.date | None = None) -> pd.DataFrame:
+def load_training_rows(
+    engine: Engine, window_start: dt.date | None = None, window_end: dt.date | None = None
+) -> pd.DataFrame:
     """Past calls with their outcome, optionally only those dated within [start, end].
 
     With a window, calls whose date is unknown (a shuffled sample) cannot be placed in it
@@ -92,8 +102,9 @@ def load_training_rows(engine: Engine, window_start: dt.date | None = None,
     columns = ", ".join(TRAINING_COLUMNS)
     where, params = _window_clause(window_start, window_end)
     with engine.connect() as conn:
-        return pd.read_sql_query(text(f"select {columns} from campaign_contacts{where} order by contact_id"), conn,
-                                 params=params)
+        return pd.read_sql_query(
+            text(f"select {columns} from campaign_contacts{where} order by contact_id"), conn, params=params
+        )
 
 
 def training_frame(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

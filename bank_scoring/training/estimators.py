@@ -43,21 +43,36 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
     if estimator == "hist_gradient_boosting":
         encode = CategoryCodes(CATEGORICAL)
         model = HistGradientBoostingClassifier(
-            learning_rate=0.2, max_iter=300, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
-            categorical_features=list(range(len(cats))), random_state=seed)
+            learning_rate=0.2,
+            max_iter=300,
+            max_leaf_nodes=31,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            categorical_features=list(range(len(cats))),
+            random_state=seed,
+        )
     elif estimator == "random_forest":
         encode = ColumnTransformer(
             [("categories", OneHotEncoder(handle_unknown="ignore"), cats)],
-            remainder="passthrough", verbose_feature_names_out=False)
-        model = CalibratedClassifierCV(RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1),
-                                       method="isotonic", cv=3)
+            remainder="passthrough",
+            verbose_feature_names_out=False,
+        )
+        model = CalibratedClassifierCV(
+            RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1), method="isotonic", cv=3
+        )
     elif estimator == "logistic_regression":
         # A call year unknown for some calls is imputed (ClipCallYear already made an all-unknown column 0).
-        year = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                         ("scale", StandardScaler())])
+        year = Pipeline(
+            [("impute", SimpleImputer(strategy="median", keep_empty_features=True)), ("scale", StandardScaler())]
+        )
         encode = ColumnTransformer(
-            [("categories", OneHotEncoder(handle_unknown="ignore"), cats),
-             ("numbers", StandardScaler(), nums + flags), ("call", year, call)], verbose_feature_names_out=False)
+            [
+                ("categories", OneHotEncoder(handle_unknown="ignore"), cats),
+                ("numbers", StandardScaler(), nums + flags),
+                ("call", year, call),
+            ],
+            verbose_feature_names_out=False,
+        )
         model = LogisticRegression(max_iter=2000, C=1.0)
     else:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
@@ -76,8 +91,10 @@ def skip_repeated_encoding(pipeline: Pipeline, X: pd.DataFrame) -> bool:
     in docs/performance.md.
     """
     model = pipeline.steps[-1][1]
-    if not (isinstance(model, HistGradientBoostingClassifier)
-            and isinstance(pipeline.named_steps.get("encode"), CategoryCodes)):
+    if not (
+        isinstance(model, HistGradientBoostingClassifier)
+        and isinstance(pipeline.named_steps.get("encode"), CategoryCodes)
+    ):
         return False
     encoder = getattr(model, "_preprocessor", None)
     if encoder is None:
@@ -109,8 +126,12 @@ def select_estimator(X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[str, di
     table = {}
     for name in CANDIDATES:
         started = time.perf_counter()
-        scores = [classification_metrics(y[test], build_pipeline(name, seed).fit(X.iloc[train], y[train])
-                                         .predict_proba(X.iloc[test])[:, 1]) for train, test in folds]
+        scores = [
+            classification_metrics(
+                y[test], build_pipeline(name, seed).fit(X.iloc[train], y[train]).predict_proba(X.iloc[test])[:, 1]
+            )
+            for train, test in folds
+        ]
         table[name] = {k: round(float(np.mean([m[k] for m in scores])), 5) for k in _SELECTION_METRICS}
         table[name]["seconds"] = round(time.perf_counter() - started, 2)
         log.info("candidate %s: cross-validated ROC AUC %.4f", name, table[name]["roc_auc"])

@@ -31,11 +31,12 @@ def gate(y_holdout, challenger, champion) -> tuple[bool, str, dict]:
     demonstrably worse), and the challenger's own ECE must stay within CALIBRATION_LIMIT.
     """
     boot = paired_bootstrap(y_holdout, challenger, champion, resamples=BOOTSTRAP_RESAMPLES)
-    auc = (f"ROC AUC {boot['roc_auc_diff']:+.4f} (95% CI {boot['roc_auc_low']:+.4f} to "
-           f"{boot['roc_auc_high']:+.4f})")
+    auc = f"ROC AUC {boot['roc_auc_diff']:+.4f} (95% CI {boot['roc_auc_low']:+.4f} to {boot['roc_auc_high']:+.4f})"
     ece_new = expected_calibration_error(y_holdout, challenger)
-    ece = (f"calibration error {boot['expected_calibration_error_diff']:+.4f} (95% CI "
-           f"{boot['expected_calibration_error_low']:+.4f} to {boot['expected_calibration_error_high']:+.4f})")
+    ece = (
+        f"calibration error {boot['expected_calibration_error_diff']:+.4f} (95% CI "
+        f"{boot['expected_calibration_error_low']:+.4f} to {boot['expected_calibration_error_high']:+.4f})"
+    )
     if boot["roc_auc_low"] <= 0:
         return False, f"not better beyond the noise: {auc}", boot
     if boot["expected_calibration_error_low"] > 0 or ece_new > CALIBRATION_LIMIT:
@@ -43,8 +44,15 @@ def gate(y_holdout, challenger, champion) -> tuple[bool, str, dict]:
     return True, f"better: {auc}; {ece}", boot
 
 
-def decide(promote: str, champion_version: int | None, y_holdout: np.ndarray, challenger: np.ndarray,
-           champion: np.ndarray | None, challenger_auc: float, champion_auc: float | None) -> Decision:
+def decide(
+    promote: str,
+    champion_version: int | None,
+    y_holdout: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray | None,
+    challenger_auc: float,
+    champion_auc: float | None,
+) -> Decision:
     """What a new version becomes, given the promotion mode and the gate's verdict.
 
     ``promote``: "if_better" follows the gate, "always" and "never" override it (the
@@ -52,8 +60,9 @@ def decide(promote: str, champion_version: int | None, y_holdout: np.ndarray, ch
     """
     if champion_version is None or champion is None:
         return Decision("champion", "first model: no champion yet", None)
-    compared = (f"ROC AUC {challenger_auc:.4f} vs champion v{champion_version} {champion_auc:.4f} "
-                "on the same held-out calls")
+    compared = (
+        f"ROC AUC {challenger_auc:.4f} vs champion v{champion_version} {champion_auc:.4f} on the same held-out calls"
+    )
     better, why, boot = gate(y_holdout, challenger, champion)
     if promote == "always":
         return Decision("champion", f"promoted on request; {compared}; gate said: {why}", boot)

@@ -56,14 +56,24 @@ class TrainResult:
 def build_bundle(pipeline, X_train: pd.DataFrame, seed: int = 42) -> ModelBundle:
     """A fitted Pipeline with what the night needs from its training rows."""
     return ModelBundle(
-        pipeline=pipeline, features=tuple(X_train.columns), reference_values=reference_values(X_train),
+        pipeline=pipeline,
+        features=tuple(X_train.columns),
+        reference_values=reference_values(X_train),
         training_profile=training_profile(X_train),
-        reference_sample=X_train.sample(min(len(X_train), REFERENCE_SAMPLE_ROWS), random_state=seed))
+        reference_sample=X_train.sample(min(len(X_train), REFERENCE_SAMPLE_ROWS), random_state=seed),
+    )
 
 
-def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
-                window_start: dt.date | str | None = None, window_end: dt.date | str | None = None,
-                seed: int = 42, promote: str = "if_better", actor: str = "cli") -> TrainResult:
+def train_model(
+    engine: Engine,
+    model_dir,
+    estimator: str = DEFAULT_ESTIMATOR,
+    window_start: dt.date | str | None = None,
+    window_end: dt.date | str | None = None,
+    seed: int = 42,
+    promote: str = "if_better",
+    actor: str = "cli",
+) -> TrainResult:
     """Train, evaluate on the fixed holdout, register, and promote when better.
 
     Retraining the same rows with the same estimator, seed and modelling code returns the
@@ -79,16 +89,27 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     check_training_schema(engine)
     rows = load_training_rows(engine, window_start, window_end)
     X, y = training_frame(rows)
-    params = {"estimator": estimator, "seed": seed, "holdout_fraction": HOLDOUT_FRACTION,
-              "model_code_sha256": registry.model_code_sha256()}
+    params = {
+        "estimator": estimator,
+        "seed": seed,
+        "holdout_fraction": HOLDOUT_FRACTION,
+        "model_code_sha256": registry.model_code_sha256(),
+    }
     data_fp = fingerprint(rows)
 
     same = registry.find_same_training(engine, data_fp, params)
     if same is not None:
         log.info("same rows, params and code as model v%s: nothing to retrain", same.model_version)
-        return TrainResult(same.model_version, same.algorithm, same.status, same.metrics, True,
-                           f"already trained as v{same.model_version} ({same.status})",
-                           time.perf_counter() - started, len(rows))
+        return TrainResult(
+            same.model_version,
+            same.algorithm,
+            same.status,
+            same.metrics,
+            True,
+            f"already trained as v{same.model_version} ({same.status})",
+            time.perf_counter() - started,
+            len(rows),
+        )
 
     held = holdout_mask(rows["contact_id"])
     X_train, X_test, y_train, y_test = X[~held], X[held], y[~held], y[held]
@@ -102,30 +123,66 @@ def train_model(engine: Engine, model_dir, estimator: str = DEFAULT_ESTIMATOR,
     if current is not None:
         champion_scores = registry.load_model(current).predict(X_test)
         champion_metrics = classification_metrics(y_test, champion_scores)
-    decision = decide(promote, current.model_version if current else None, y_test, scores, champion_scores,
-                      metrics["roc_auc"], champion_metrics["roc_auc"] if champion_metrics else None)
+    decision = decide(
+        promote,
+        current.model_version if current else None,
+        y_test,
+        scores,
+        champion_scores,
+        metrics["roc_auc"],
+        champion_metrics["roc_auc"] if champion_metrics else None,
+    )
     if decision.bootstrap is not None:
         metrics["gate_bootstrap"] = {k: round(v, 5) for k, v in decision.bootstrap.items()}
     importance = _importance(pipeline, X_test, y_test, seed)
 
     chosen = f" (chosen by {SELECTION_FOLDS}-fold CV among {', '.join(CANDIDATES)})" if "selection_cv" in notes else ""
     new = registry.NewVersion(
-        algorithm=algorithm, params=params, features=tuple(FEATURES), training_fingerprint=data_fp,
-        training_rows=len(rows), training_positives=int(y.sum()), holdout_rows=len(y_test),
-        window_start=window_start, window_end=window_end, metrics=metrics, champion_metrics=champion_metrics)
+        algorithm=algorithm,
+        params=params,
+        features=tuple(FEATURES),
+        training_fingerprint=data_fp,
+        training_rows=len(rows),
+        training_positives=int(y.sum()),
+        holdout_rows=len(y_test),
+        window_start=window_start,
+        window_end=window_end,
+        metrics=metrics,
+        champion_metrics=champion_metrics,
+    )
     with engine.begin() as conn:
         version = registry.register_version(
-            conn, Path(model_dir), bundle, new, actor=actor,
-            reason=f"trained {algorithm}{chosen} on {len(rows)} calls; holdout ROC AUC {metrics['roc_auc']:.4f}")
-        save_evaluation(Path(version.artifact_path), y_test, scores, champion_scores,
-                        current.model_version if current else None, importance)
+            conn,
+            Path(model_dir),
+            bundle,
+            new,
+            actor=actor,
+            reason=f"trained {algorithm}{chosen} on {len(rows)} calls; holdout ROC AUC {metrics['roc_auc']:.4f}",
+        )
+        save_evaluation(
+            Path(version.artifact_path),
+            y_test,
+            scores,
+            champion_scores,
+            current.model_version if current else None,
+            importance,
+        )
         if decision.status == "champion":
             registry.promote_in(conn, version.model_version, decision.reason, actor)
         elif decision.status == "rejected":
             registry.reject(conn, version.model_version, decision.reason, actor)
     log.info("model v%s (%s): %s", version.model_version, algorithm, decision.reason)
-    return TrainResult(version.model_version, algorithm, decision.status, metrics, False, decision.reason,
-                       time.perf_counter() - started, len(rows), champion_metrics)
+    return TrainResult(
+        version.model_version,
+        algorithm,
+        decision.status,
+        metrics,
+        False,
+        decision.reason,
+        time.perf_counter() - started,
+        len(rows),
+        champion_metrics,
+    )
 
 
 def _importance(pipeline, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, tuple[float, float]]:
@@ -133,5 +190,7 @@ def _importance(pipeline, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str
     from sklearn.inspection import permutation_importance
 
     result = permutation_importance(pipeline, X, y, scoring="roc_auc", n_repeats=3, random_state=seed)
-    return {col: (float(m), float(s)) for col, m, s in
-            zip(X.columns, result.importances_mean, result.importances_std, strict=True)}
+    return {
+        col: (float(m), float(s))
+        for col, m, s in zip(X.columns, result.importances_mean, result.importances_std, strict=True)
+    }

@@ -53,9 +53,14 @@ def test_bad_params_are_refused_before_any_work(dagbag):
     from airflow.sdk.exceptions import ParamValidationError
 
     retrain, nightly = dagbag.get_dag("bank_scoring_retrain"), dagbag.get_dag("bank_scoring_nightly")
-    bad_values = [(retrain, "estimator", "xgboost"), (retrain, "seed", -1), (retrain, "promote", "maybe"),
-                  (retrain, "window_start", "last monday"), (nightly, "partitions", 0),
-                  (nightly, "score_date", "28/11/2026")]
+    bad_values = [
+        (retrain, "estimator", "xgboost"),
+        (retrain, "seed", -1),
+        (retrain, "promote", "maybe"),
+        (retrain, "window_start", "last monday"),
+        (nightly, "partitions", 0),
+        (nightly, "score_date", "28/11/2026"),
+    ]
     for dag, name, value in bad_values:
         with pytest.raises(ParamValidationError):
             dag.params.get_param(name).resolve(value)
@@ -67,5 +72,14 @@ def test_dag_files_do_no_work_at_import(dags_dir):
     for path in dags_dir.glob("bank_scoring_*.py"):
         top_level = [line for line in path.read_text().splitlines() if line.startswith(("import ", "from "))]
         for line in top_level:
-            assert not any(heavy in line for heavy in ("sklearn", "pandas", "sqlalchemy", "bank_scoring.scoring",
-                                                       "bank_scoring.training", "bank_scoring.db")), (path, line)
+            assert not any(
+                heavy in line
+                for heavy in (
+                    "sklearn",
+                    "pandas",
+                    "sqlalchemy",
+                    "bank_scoring.scoring",
+                    "bank_scoring.training",
+                    "bank_scoring.db",
+                )
+            ), (path, line)

@@ -1,5 +1,6 @@
 """Both DAGs run for real through ``airflow dags test``, on SQLite and on PostgreSQL."""
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -21,8 +22,11 @@ def airflow_env(db_url: str, model_dir: Path, use_connection: bool) -> dict:
     if use_connection:
         # The Airflow connection wins; the env var points nowhere to prove it is not used.
         uri = db_url.replace("postgresql+psycopg://", "postgresql://")
-        return {"AIRFLOW_CONN_BANK_SCORING_DB": uri, "BANK_SCORING_DB_URL": "sqlite:////nonexistent/dir/x.db",
-                "BANK_SCORING_MODEL_DIR": str(model_dir)}
+        return {
+            "AIRFLOW_CONN_BANK_SCORING_DB": uri,
+            "BANK_SCORING_DB_URL": "sqlite:////nonexistent/dir/x.db",
+            "BANK_SCORING_MODEL_DIR": str(model_dir),
+        }
     return {"BANK_SCORING_DB_URL": db_url, "BANK_SCORING_MODEL_DIR": str(model_dir)}
 
 
@@ -42,35 +46,34 @@ def test_retrain_then_nightly_scores_every_customer(db_url, bank_sample_csv, tmp
     assert count(engine, "select count(*) from customer_scores where score_date = '2026-11-28'") == 4_521
     assert count(engine, "select count(distinct customer_id) from customer_scores") == 4_521
     assert count(engine, "select count(*) from agent_worklist") == 4_521
-    run = dict(engine.connect().execute(text(
-        "select status, partitions, customers_scored, customers_rejected from scoring_runs")).one()._mapping)
+    run = dict(
+        engine.connect()
+        .execute(text("select status, partitions, customers_scored, customers_rejected from scoring_runs"))
+        .one()
+        ._mapping
+    )
     assert run == {"status": "published", "partitions": 2, "customers_scored": 4_521, "customers_rejected": 0}
 
     # A manual run for an explicit date with more partitions; the first date stays as it was.
-    again = dags_test("bank_scoring_nightly", "2026-11-29", env,
-                      conf=json.dumps({"score_date": "2026-11-27", "partitions": 4}))
+    again = dags_test(
+        "bank_scoring_nightly", "2026-11-29", env, conf=json.dumps({"score_date": "2026-11-27", "partitions": 4})
+    )
     assert again.returncode == 0, again.log.read_text()[-4000:]
     assert count(engine, "select count(*) from customer_scores where score_date = '2026-11-27'") == 4_521
     assert count(engine, "select count(*) from customer_scores") == 2 * 4_521
     engine.dispose()
 
 
-def test_tampered_model_fails_the_night_loudly_and_keeps_the_last_scores(sqlite_url, tmp_path, dags_test):
+def test_tampered_model_fails_the_night_loudly_and_keeps_the_last_scores(trained_sqlite_url, model_dir, dags_test):
     from bank_scoring import registry
-    from bank_scoring.generate import generate_calls, synthetic_fingerprint
-    from bank_scoring.ingest import load_frame
-    from bank_scoring.score import score_customers
-    from bank_scoring.train import train_model
+    from bank_scoring.scoring import score_customers
 
-    engine = make_db_engine(sqlite_url)
-    init_db(engine)
-    load_frame(engine, generate_calls(1500, seed=2), "synthetic", synthetic_fingerprint(1500, 2))
-    train_model(engine, tmp_path / "models")
-    published = score_customers(engine, __import__("datetime").date(2026, 11, 27))
+    engine = make_db_engine(trained_sqlite_url)
+    published = score_customers(engine, dt.date(2026, 11, 27))
     artifact = Path(registry.require_champion(engine).artifact_path)
     artifact.write_bytes(artifact.read_bytes()[:-10])
 
-    night = dags_test("bank_scoring_nightly", "2026-11-28", airflow_env(sqlite_url, tmp_path / "models", False))
+    night = dags_test("bank_scoring_nightly", "2026-11-28", airflow_env(trained_sqlite_url, model_dir, False))
     log = night.log.read_text()
     assert night.returncode != 0
     assert "refusing to load a file that changed" in log

@@ -1,30 +1,105 @@
 """3 and 4: a killed scoring process and a dropped database connection lose nothing."""
 
+import datetime as dt
 import os
 import re
 import signal
+import threading
+from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import text
 
-from .conftest import DAY, cli, inflate_customers, scalar, wait_for
+from bank_scoring.scoring import STALE_RUN_HOURS, plan_partitions, score_customers, score_partition, start_run
+
+from .conftest import DAY, cli, scalar, wait_for
 
 
 def assert_complete(engine, customers: int):
     assert scalar(engine, "select count(*) from customer_scores where score_date = :d", d=DAY) == customers
-    assert scalar(engine, "select count(distinct customer_id) from customer_scores where score_date = :d",
-                  d=DAY) == customers
+    assert (
+        scalar(engine, "select count(distinct customer_id) from customer_scores where score_date = :d", d=DAY)
+        == customers
+    )
     assert scalar(engine, "select count(*) from customer_scores_staging") == 0
     assert scalar(engine, "select count(*) from scoring_runs where status = 'running'") == 0
 
 
+# The pipeline's sessions (make_db_engine names them) that wait on a lock: the gate below.
+WAITING = (
+    "select pid from pg_stat_activity where datname = current_database() "
+    "and application_name = 'bank_scoring' and wait_event_type = 'Lock'"
+)
+GATE = 424242  # the advisory lock key of the gate
+
+
+@contextmanager
+def gate_past(engine, customer_id: int):
+    """Inside the block, the pipeline's write of any customer past ``customer_id`` waits.
+
+    A trigger on the staging table takes a shared advisory lock for those rows, and the test
+    holds the lock exclusively until the block ends. So a run stops mid-run, deterministically:
+    the customers up to ``customer_id`` are staged, the next write waits inside its statement
+    (see ``stopped``). Once the lock is released the trigger lets everything through.
+    """
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"""
+            create or replace function test_gate() returns trigger language plpgsql as $$
+            begin
+                if new.customer_id > {int(customer_id)} then
+                    perform pg_advisory_xact_lock_shared({GATE});
+                end if;
+                return new;
+            end $$""")
+        )
+        conn.execute(text("drop trigger if exists test_gate on customer_scores_staging"))
+        conn.execute(
+            text(
+                "create trigger test_gate before insert on customer_scores_staging "
+                "for each row execute function test_gate()"
+            )
+        )
+    with engine.connect() as holder:
+        holder.execute(text("select pg_advisory_lock(:k)"), {"k": GATE})
+        try:
+            yield
+        finally:
+            holder.execute(text("select pg_advisory_unlock(:k)"), {"k": GATE})
+
+
+def stopped(engine, proc=None) -> list[int]:
+    """Wait until the pipeline waits at the gate (or ``proc`` has ended); its sessions' pids."""
+    wait_for(
+        lambda: scalar(engine, WAITING) is not None or (proc is not None and proc.poll() is not None),
+        what="the pipeline stopped at the gate",
+    )
+    assert proc is None or proc.poll() is None, proc.communicate()
+    with engine.connect() as conn:
+        return list(conn.execute(text(WAITING)).scalars())
+
+
+def terminate(engine, pids: list[int]) -> int:
+    """Drop the pipeline's connections while they are inside a statement.
+
+    Only sessions waiting at the gate are terminated: an idle pooled session would just be
+    replaced by pool_pre_ping, which proves nothing.
+    """
+    with engine.connect() as conn:
+        return sum(conn.execute(text("select pg_terminate_backend(:p)"), {"p": pid}).scalar() for pid in pids)
+
+
 def test_kill_9_mid_run_keeps_the_old_list_and_a_rerun_completes(pg_ready, model_dir):
-    customers = inflate_customers(pg_ready, 40)  # 123,000
     url = pg_ready.url.render_as_string(hide_password=False)
-    proc = cli(["score", "--date", DAY.isoformat(), "--chunk-rows", "1000", "--partitions", "1"], url, model_dir,
-               wait=False)
-    wait_for(lambda: scalar(pg_ready, "select count(*) from customer_scores_staging") > 5000, what="staging rows")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    with gate_past(pg_ready, 1500):
+        proc = cli(
+            ["score", "--date", DAY.isoformat(), "--chunk-rows", "500", "--partitions", "1"], url, model_dir, wait=False
+        )
+        stopped(pg_ready, proc)
+        staged = scalar(pg_ready, "select count(*) from customer_scores_staging")
+        assert 0 < staged <= 1500, staged  # mid-run: begun, and nothing past the gate
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
     # Agents still see the previous published run, whole.
@@ -35,86 +110,70 @@ def test_kill_9_mid_run_keeps_the_old_list_and_a_rerun_completes(pg_ready, model
 
     done = cli(["score", "--date", DAY.isoformat()], url, model_dir)
     assert done.returncode == 0, done.stderr
-    assert_complete(pg_ready, customers)
+    assert_complete(pg_ready, 3000)
     assert scalar(pg_ready, "select status from scoring_runs where run_id = :r", r=killed) == "failed"
     assert "abandoned" in scalar(pg_ready, "select error from scoring_runs where run_id = :r", r=killed)
 
 
-def drop_connection_mid_statement(engine) -> int:
-    """Terminate the pipeline's session while it is inside a statement, deterministically.
-
-    The test locks the staging table so the pipeline's next insert waits on the lock, then
-    terminates exactly the sessions waiting there (an idle pooled session would just be
-    replaced by pool_pre_ping, which proves nothing).
-    """
-    waiting = ("select pid from pg_stat_activity where datname = current_database() "
-               "and application_name = 'bank_scoring' and wait_event_type = 'Lock'")
-    with engine.connect() as locker:
-        tx = locker.begin()
-        locker.execute(text("lock table customer_scores_staging in access exclusive mode"))
-        wait_for(lambda: scalar(engine, waiting) is not None, what="the pipeline blocked inside an insert")
-        with engine.connect() as conn:
-            killed = conn.execute(text(f"select pg_terminate_backend(pid) from ({waiting}) as w")).all()
-        tx.rollback()
-    return len(killed)
-
-
 def test_dropped_connection_fails_the_cli_clearly_and_a_rerun_completes(pg_ready, model_dir):
-    customers = inflate_customers(pg_ready, 30)
     url = pg_ready.url.render_as_string(hide_password=False)
-    proc = cli(["score", "--date", DAY.isoformat(), "--chunk-rows", "1000"], url, model_dir, wait=False)
-    wait_for(lambda: scalar(pg_ready, "select count(*) from customer_scores_staging") > 3000, what="staging rows")
-    assert drop_connection_mid_statement(pg_ready) == 1
-    out, err = proc.communicate(timeout=120)
+    with gate_past(pg_ready, 2000):
+        proc = cli(["score", "--date", DAY.isoformat(), "--chunk-rows", "500"], url, model_dir, wait=False)
+        assert terminate(pg_ready, stopped(pg_ready, proc)) == 1
+        out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, out + err
-    assert "database error" in err and ("terminat" in err or "closed the connection" in err
-                                       or "connection is lost" in err)
+    assert "database error" in err and (
+        "terminat" in err or "closed the connection" in err or "connection is lost" in err
+    )
     assert "agents still see the previous published run" in err and "Traceback" not in err
     assert scalar(pg_ready, "select max(run_id) from agent_worklist") == pg_ready.old_run.run_id
 
     done = cli(["score", "--date", DAY.isoformat()], url, model_dir)
     assert done.returncode == 0, done.stderr
-    assert_complete(pg_ready, customers)
+    assert_complete(pg_ready, 3000)
 
 
+@pytest.mark.airflow
 def test_dropped_connection_in_a_partition_task_is_retried_by_airflow(pg_ready, model_dir, dags_test):
-    import threading
-
-    customers = inflate_customers(pg_ready, 30)
     url = pg_ready.url.render_as_string(hide_password=False).replace("postgresql+psycopg", "postgresql")
-    killed = []
+    armed, killed = threading.Event(), []
 
     def kill_once():
-        wait_for(lambda: scalar(pg_ready, "select count(*) from customer_scores_staging") > 3000, timeout=300,
-                 what="a partition writing")
-        killed.append(drop_connection_mid_statement(pg_ready))
+        """Stop the first partition task that writes past customer 2000, drop its connection, let the retry pass."""
+        with gate_past(pg_ready, 2000):
+            armed.set()
+            killed.append(terminate(pg_ready, stopped(pg_ready)))
 
     killer = threading.Thread(target=kill_once, daemon=True)
     killer.start()
-    done = dags_test("bank_scoring_nightly", DAY.isoformat(),
-                     {"AIRFLOW_CONN_BANK_SCORING_DB": url, "BANK_SCORING_MODEL_DIR": str(model_dir),
-                      "BANK_SCORING_CHUNK_ROWS": "1000"})
-    killer.join(timeout=10)
+    assert armed.wait(timeout=60), "the gate was not set up"
+    done = dags_test(
+        "bank_scoring_nightly",
+        DAY.isoformat(),
+        {
+            "AIRFLOW_CONN_BANK_SCORING_DB": url,
+            "BANK_SCORING_MODEL_DIR": str(model_dir),
+            "BANK_SCORING_CHUNK_ROWS": "500",
+        },
+    )
+    killer.join(timeout=60)
     log = done.log.read_text()
     assert killed == [1]
     assert done.returncode == 0, log[-4000:]
     errors = [line for line in log.splitlines() if "Error" in line or "[error" in line]
     assert log.count("new_state=up_for_retry") == 1, errors  # one failed try, made good by its retry
     # psycopg words it by timing: the termination notice, or the socket closing first.
-    assert any(re.search(r"(?i)terminat|closed the connection|AdminShutdown|OperationalError", line)
-               for line in errors), errors
-    assert_complete(pg_ready, customers)
+    assert any(
+        re.search(r"(?i)terminat|closed the connection|AdminShutdown|OperationalError", line) for line in errors
+    ), errors
+    assert_complete(pg_ready, 3000)
     assert scalar(pg_ready, "select max(run_id) from agent_worklist") != pg_ready.old_run.run_id
 
 
 def test_a_run_dead_for_hours_on_another_date_is_cleaned_up(ready):
     """Staging rows of a run whose process died, on a date never rerun, do not pile up."""
-    import datetime as dt
-
-    from bank_scoring.score import STALE_RUN_HOURS, plan_partitions, score_customers, score_partition, start_run
-
     dead = start_run(ready, dt.date(2026, 1, 5))
-    (lo, hi), = plan_partitions(ready, 1)
+    ((lo, hi),) = plan_partitions(ready, 1)
     score_partition(ready, dead, lo, hi)
     long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=STALE_RUN_HOURS + 1)
     with ready.begin() as conn:

@@ -7,24 +7,36 @@ import pytest
 from sqlalchemy import text
 
 from bank_scoring import registry
-from bank_scoring.train import train_model
+from bank_scoring.training import train_model
 from bank_scoring.worklist import fetch_worklist
 
 from .conftest import cli, scalar
 
 PACKAGE = Path(__file__).resolve().parents[2] / "bank_scoring"
-EVIL = ["x'); drop table customers; --", "A' or '1'='1", "1; delete from customer_scores", "\" or \"\"=\""]
+EVIL = ["x'); drop table customers; --", "A' or '1'='1", "1; delete from customer_scores", '" or ""="']
 TABLES = ("customers", "campaign_contacts", "customer_scores", "model_versions", "model_events")
 
 # Names that may be spliced into SQL text: each is built from code constants, never user input.
-SPLICED_OK = {"columns", "column", "table", "where", "source", "sql", "_VERSION_COLUMNS", "_RANKED", "customer_cols",
-              "contact_cols", "c"}
+SPLICED_OK = {
+    "columns",
+    "column",
+    "table",
+    "where",
+    "source",
+    "sql",
+    "_VERSION_COLUMNS",
+    "_RUN_COLUMNS",
+    "RANKED",
+    "customer_cols",
+    "contact_cols",
+    "c",
+}
 
 
 def test_sql_text_only_splices_code_constants():
     """Every f-string handed to text() interpolates only names from SPLICED_OK."""
     bad = []
-    for path in PACKAGE.glob("*.py"):
+    for path in sorted(PACKAGE.rglob("*.py")):  # subpackages too
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "text" and node.args:
@@ -32,7 +44,8 @@ def test_sql_text_only_splices_code_constants():
                     if isinstance(part, ast.FormattedValue):
                         names = {n.id for n in ast.walk(part.value) if isinstance(n, ast.Name)}
                         if not names <= SPLICED_OK:
-                            bad.append(f"{path.name}:{node.lineno} splices {sorted(names - SPLICED_OK)}")
+                            place = f"{path.relative_to(PACKAGE)}:{node.lineno}"
+                            bad.append(f"{place} splices {sorted(names - SPLICED_OK)}")
     assert bad == []
 
 
@@ -49,17 +62,22 @@ def run_main(args, db_url) -> int:
         return exit_.code
 
 
-def test_cli_arguments_are_refused_or_stored_verbatim(ready, db_url, model_dir, capsys):
+def test_cli_arguments_are_refused_or_stored_verbatim(ready, ready_url, model_dir, capsys):
     before = counts(ready)
     for evil in EVIL:
-        for args in (["worklist", "--band", evil], ["score", "--date", evil], ["train", "--window-start", evil],
-                     ["worklist", "--limit", evil], ["models", "promote", evil, "--reason", "x"],
-                     ["rejects", "--run", evil]):
-            assert run_main(args, db_url) == 2, args
+        for args in (
+            ["worklist", "--band", evil],
+            ["score", "--date", evil],
+            ["train", "--window-start", evil],
+            ["worklist", "--limit", evil],
+            ["models", "promote", evil, "--reason", "x"],
+            ["rejects", "--run", evil],
+        ):
+            assert run_main(args, ready_url) == 2, args
     assert counts(ready) == before
     # A free-text reason is stored exactly as typed, and nothing else happens.
     second = train_model(ready, model_dir, estimator="logistic_regression", promote="never").model_version
-    assert run_main(["models", "promote", str(second), "--reason", EVIL[0], "--actor", EVIL[1]], db_url) == 0
+    assert run_main(["models", "promote", str(second), "--reason", EVIL[0], "--actor", EVIL[1]], ready_url) == 0
     capsys.readouterr()
     last = registry.events(ready)[-1]
     assert (last["event"], last["reason"], last["actor"]) == ("promoted", EVIL[0], EVIL[1])
@@ -70,8 +88,8 @@ def test_cli_arguments_are_refused_or_stored_verbatim(ready, db_url, model_dir, 
 def test_worklist_filters_and_params_refuse_injection(ready, evil):
     with pytest.raises(ValueError):
         fetch_worklist(ready, band=evil)
-    from bank_scoring.score import resolve_score_date
-    from bank_scoring.train import check_training_window
+    from bank_scoring.scoring import resolve_score_date
+    from bank_scoring.training import check_training_window
 
     with pytest.raises(ValueError):
         resolve_score_date(evil, None)
@@ -79,20 +97,21 @@ def test_worklist_filters_and_params_refuse_injection(ready, evil):
         check_training_window(ready, evil)
 
 
-def test_evil_text_in_data_is_just_data(ready, model_dir, db_url, tmp_path):
+def test_evil_text_in_data_is_just_data(ready, model_dir, ready_url, tmp_path):
     """A job title full of SQL is loaded, scored as an unknown category and shown verbatim."""
     from bank_scoring.generate import generate_calls, write_uci_csv
 
     frame = generate_calls(200, seed=11)
     frame.loc[:4, "job"] = EVIL + ["robert'); drop table students;--"][: 5 - len(EVIL)]
     csv = write_uci_csv(frame, tmp_path / "evil.csv")
-    done = cli(["load-csv", str(csv)], db_url, model_dir)
+    done = cli(["load-csv", str(csv)], ready_url, model_dir)
     assert done.returncode == 0, done.stderr
-    done = cli(["score", "--date", "2026-11-30"], db_url, model_dir)
+    done = cli(["score", "--date", "2026-11-30"], ready_url, model_dir)
     assert done.returncode == 0, done.stderr
     assert "3,200 customers scored, 0 rejected" in done.stdout
     with ready.connect() as conn:
-        jobs = {r[0] for r in conn.execute(text("select job from customers where job like '%drop%' "
-                                                "or job like '%''%'"))}
+        jobs = {
+            r[0] for r in conn.execute(text("select job from customers where job like '%drop%' or job like '%''%'"))
+        }
     assert EVIL[0] in jobs
     assert scalar(ready, "select count(*) from customer_scores where score_date = '2026-11-30'") == 3200

@@ -5,6 +5,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from bank_scoring.db import make_db_engine
@@ -23,11 +24,13 @@ def test_no_committed_file_carries_a_password():
             continue
         body = (ROOT / name).read_text(errors="ignore")
         offenders += [f"{name}: {m.group(0)}" for m in URL_WITH_PASSWORD.finditer(body)]
-        offenders += [f"{name}: {m.group(0)}" for m in
-                      re.finditer(r"(?i)password\s*[:=]\s*['\"][^'\"$\s{]{3,}['\"]", body)]
+        offenders += [
+            f"{name}: {m.group(0)}" for m in re.finditer(r"(?i)password\s*[:=]\s*['\"][^'\"$\s{]{3,}['\"]", body)
+        ]
     assert offenders == []
 
 
+@pytest.mark.airflow
 def test_password_never_reaches_output_or_logs(pg_ready, pg_admin_url, model_dir, dags_test, tmp_path):
     secret = f"Sup3r-S3cret-{uuid.uuid4().hex[:8]}"
     user = f"bs_secret_{uuid.uuid4().hex[:8]}"
@@ -38,8 +41,13 @@ def test_password_never_reaches_output_or_logs(pg_ready, pg_admin_url, model_dir
         url = pg_ready.url.set(username=user, password=secret).render_as_string(hide_password=False)
         assert secret in url
         outputs = []
-        for args in (["-v", "init-db"], ["-v", "train", "--seed", "3"], ["-v", "score", "--date", DAY.isoformat()],
-                     ["worklist", "--limit", "3"], ["-v", "runs"]):
+        for args in (
+            ["-v", "init-db"],
+            ["-v", "train", "--seed", "3"],
+            ["-v", "score", "--date", DAY.isoformat()],
+            ["worklist", "--limit", "3"],
+            ["-v", "runs"],
+        ):
             done = cli(args, url, model_dir)
             assert done.returncode == 0, done.stderr
             outputs.append(done.stdout + done.stderr)
@@ -49,9 +57,14 @@ def test_password_never_reaches_output_or_logs(pg_ready, pg_admin_url, model_dir
         assert failed.returncode == 1 and "database error" in failed.stderr
         outputs.append(failed.stdout + failed.stderr)
         # And Airflow, with the password in the connection.
-        night = dags_test("bank_scoring_nightly", "2026-11-29",
-                          {"AIRFLOW_CONN_BANK_SCORING_DB": url.replace("postgresql+psycopg", "postgresql"),
-                           "BANK_SCORING_MODEL_DIR": str(model_dir)})
+        night = dags_test(
+            "bank_scoring_nightly",
+            "2026-11-29",
+            {
+                "AIRFLOW_CONN_BANK_SCORING_DB": url.replace("postgresql+psycopg", "postgresql"),
+                "BANK_SCORING_MODEL_DIR": str(model_dir),
+            },
+        )
         assert night.returncode == 0, night.log.read_text()[-3000:]
         outputs.append(night.log.read_text())
         leaks = [i for i, out in enumerate(outputs) if secret in out]

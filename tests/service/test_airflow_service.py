@@ -25,7 +25,7 @@ from sqlalchemy import text
 from bank_scoring.db import init_db, make_db_engine
 from bank_scoring.ingest import load_csv
 
-pytestmark = [pytest.mark.airflow, pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.service, pytest.mark.airflow, pytest.mark.slow, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
@@ -45,12 +45,15 @@ class Service:
 
     def start(self, name: str, *args: str) -> None:
         log = open(self.tmp / f"{name}.log", "w")
-        self.procs[name] = subprocess.Popen([AIRFLOW, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            cwd=self.tmp, start_new_session=True)
+        self.procs[name] = subprocess.Popen(
+            [AIRFLOW, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, start_new_session=True
+        )
 
     def logs(self) -> str:
-        return "\n".join(f"==== {p.name} (last lines)\n" + "\n".join(p.read_text().splitlines()[-40:])
-                         for p in sorted(self.tmp.glob("*.log")))
+        return "\n".join(
+            f"==== {p.name} (last lines)\n" + "\n".join(p.read_text().splitlines()[-40:])
+            for p in sorted(self.tmp.glob("*.log"))
+        )
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -96,8 +99,7 @@ class Service:
 
 
 @contextlib.contextmanager
-def airflow_service(tmp_path, pg_admin_url, pg_url, bank_csv, executor="LocalExecutor", workers=0,
-                    extra_env=None):
+def airflow_service(tmp_path, pg_admin_url, pg_url, bank_csv, executor="LocalExecutor", workers=0, extra_env=None):
     """Start api-server, scheduler, dag-processor (and Celery workers); stop and clean up after."""
     meta_db = f"bank_scoring_airflow_{uuid.uuid4().hex[:8]}"
     admin = make_db_engine(pg_admin_url).execution_options(isolation_level="AUTOCOMMIT")
@@ -119,8 +121,7 @@ def airflow_service(tmp_path, pg_admin_url, pg_url, bank_csv, executor="LocalExe
         "AIRFLOW__CORE__EXECUTOR": executor,
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@{host}/{meta_db}",
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "bank:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "passwords.json"),
         "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
@@ -141,8 +142,11 @@ def airflow_service(tmp_path, pg_admin_url, pg_url, bank_csv, executor="LocalExe
     svc.start("scheduler", "scheduler")
     svc.start("dag-processor", "dag-processor")
     for n in range(1, workers + 1):
-        svc.env = {**env, "BANK_SCORING_WORKER_NAME": f"worker-{n}",
-                   "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+        svc.env = {
+            **env,
+            "BANK_SCORING_WORKER_NAME": f"worker-{n}",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        }
         svc.start(f"worker-{n}", "celery", "worker", "--concurrency", "1", "--celery-hostname", f"worker{n}@%h")
     svc.env = env
     try:
@@ -155,8 +159,9 @@ def airflow_service(tmp_path, pg_admin_url, pg_url, bank_csv, executor="LocalExe
         svc.stop()
         bank.dispose()
         with admin.connect() as conn:
-            conn.execute(text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :d"),
-                         {"d": meta_db})
+            conn.execute(
+                text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :d"), {"d": meta_db}
+            )
             conn.execute(text(f'drop database if exists "{meta_db}"'))
         admin.dispose()
 
@@ -180,8 +185,11 @@ def test_retrain_and_nightly_through_the_rest_api_then_a_backfill(service):
     assert set(dag["params"]) == {"score_date", "partitions"}
 
     # Bad Params are refused by the API before any run exists.
-    refused = service.api("POST", "/api/v2/dags/bank_scoring_retrain/dagRuns",
-                          json={"logical_date": None, "conf": {"estimator": "xgboost"}})
+    refused = service.api(
+        "POST",
+        "/api/v2/dags/bank_scoring_retrain/dagRuns",
+        json={"logical_date": None, "conf": {"estimator": "xgboost"}},
+    )
     assert refused.status_code == 400, refused.text
 
     for dag_id in ("bank_scoring_retrain", "bank_scoring_nightly"):
@@ -198,14 +206,29 @@ def test_retrain_and_nightly_through_the_rest_api_then_a_backfill(service):
     print(f"\nnightly run of bank-full through the scheduler: {seconds:.1f}s from trigger to success")
     (service.tmp / "nightly_seconds.txt").write_text(f"{seconds:.1f}\n")
 
-    backfill = subprocess.run([AIRFLOW, "backfill", "create", "--dag-id", "bank_scoring_nightly",
-                               "--from-date", "2026-11-20T00:00:00", "--to-date", "2026-11-22T23:00:00"],
-                              env=service.env, capture_output=True, text=True, timeout=300)
+    backfill = subprocess.run(
+        [
+            AIRFLOW,
+            "backfill",
+            "create",
+            "--dag-id",
+            "bank_scoring_nightly",
+            "--from-date",
+            "2026-11-20T00:00:00",
+            "--to-date",
+            "2026-11-22T23:00:00",
+        ],
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert backfill.returncode == 0, backfill.stdout[-2000:] + backfill.stderr[-2000:]
 
     def backfilled():
-        runs = service.api("GET", "/api/v2/dags/bank_scoring_nightly/dagRuns",
-                           params={"run_type": "backfill", "limit": 10}).json()["dag_runs"]
+        runs = service.api(
+            "GET", "/api/v2/dags/bank_scoring_nightly/dagRuns", params={"run_type": "backfill", "limit": 10}
+        ).json()["dag_runs"]
         states = [r["state"] for r in runs]
         assert "failed" not in states, f"a backfill run failed\n{service.logs()}"
         return len(runs) == 3 and all(s == "success" for s in states)
@@ -214,8 +237,9 @@ def test_retrain_and_nightly_through_the_rest_api_then_a_backfill(service):
     for day in ("2026-11-20", "2026-11-21", "2026-11-22"):
         assert scores_for(service.engine, day) == 45_211, day
     with service.engine.connect() as conn:
-        published = conn.execute(text("select count(distinct score_date) from scoring_runs "
-                                      "where status = 'published'")).scalar()
+        published = conn.execute(
+            text("select count(distinct score_date) from scoring_runs where status = 'published'")
+        ).scalar()
     assert published >= 4
 
 
@@ -223,8 +247,8 @@ def test_nightly_partitions_spread_over_two_celery_workers(tmp_path, pg_admin_ur
     """CeleryExecutor, broker the local Redis, result backend PostgreSQL, two workers."""
     from support import require
 
-    from bank_scoring.score import score_customers
-    from bank_scoring.train import train_model
+    from bank_scoring.scoring import score_customers
+    from bank_scoring.training import train_model
 
     with socket.socket() as probe:
         require(probe.connect_ex(("127.0.0.1", 6379)) == 0, "Redis (the Celery broker) is not running on 6379")
@@ -233,16 +257,20 @@ def test_nightly_partitions_spread_over_two_celery_workers(tmp_path, pg_admin_ur
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "worker_name.hostname",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])),
     }
-    with airflow_service(tmp_path, pg_admin_url, pg_url, bank_full_csv, "CeleryExecutor", workers=2,
-                         extra_env=celery_env) as svc:
+    with airflow_service(
+        tmp_path, pg_admin_url, pg_url, bank_full_csv, "CeleryExecutor", workers=2, extra_env=celery_env
+    ) as svc:
         train_model(svc.engine, Path(svc.env["BANK_SCORING_MODEL_DIR"]))
-        svc.wait("nightly parsed",
-                 lambda: svc.api("GET", "/api/v2/dags/bank_scoring_nightly").status_code == 200)
+        svc.wait("nightly parsed", lambda: svc.api("GET", "/api/v2/dags/bank_scoring_nightly").status_code == 200)
         assert svc.api("PATCH", "/api/v2/dags/bank_scoring_nightly", json={"is_paused": False}).status_code == 200
-        run, seconds = svc.run_dag("bank_scoring_nightly", {"logical_date": None,
-                                                            "conf": {"score_date": "2026-11-25", "partitions": 6}})
-        tis = svc.api("GET", f"/api/v2/dags/bank_scoring_nightly/dagRuns/{run['dag_run_id']}/taskInstances",
-                      params={"task_id": "score_partition", "limit": 50}).json()["task_instances"]
+        run, seconds = svc.run_dag(
+            "bank_scoring_nightly", {"logical_date": None, "conf": {"score_date": "2026-11-25", "partitions": 6}}
+        )
+        tis = svc.api(
+            "GET",
+            f"/api/v2/dags/bank_scoring_nightly/dagRuns/{run['dag_run_id']}/taskInstances",
+            params={"task_id": "score_partition", "limit": 50},
+        ).json()["task_instances"]
         hosts = {ti["hostname"] for ti in tis if ti["task_id"] == "score_partition"}
         print(f"\nCelery nightly run: {seconds:.1f}s; partitions ran on {sorted(hosts)}")
         assert len([ti for ti in tis if ti["task_id"] == "score_partition"]) == 6
@@ -252,15 +280,25 @@ def test_nightly_partitions_spread_over_two_celery_workers(tmp_path, pg_admin_ur
         # (the date matters: its month and day are features). The Celery run's scores are kept
         # aside first, since rescoring a date replaces them.
         with svc.engine.begin() as conn:
-            conn.execute(text("create table celery_scores as select customer_id, propensity, rank "
-                              "from customer_scores where score_date = '2026-11-25'"))
+            conn.execute(
+                text(
+                    "create table celery_scores as select customer_id, propensity, rank "
+                    "from customer_scores where score_date = '2026-11-25'"
+                )
+            )
         score_customers(svc.engine, dt.date(2026, 11, 25))
         with svc.engine.connect() as conn:
-            differing = conn.execute(text(
-                "select count(*) from celery_scores a join customer_scores b using (customer_id) "
-                "where b.score_date = '2026-11-25' "
-                "and (a.propensity <> b.propensity or a.rank <> b.rank)")).scalar()
-            paired = conn.execute(text(
-                "select count(*) from celery_scores a join customer_scores b using (customer_id) "
-                "where b.score_date = '2026-11-25'")).scalar()
+            differing = conn.execute(
+                text(
+                    "select count(*) from celery_scores a join customer_scores b using (customer_id) "
+                    "where b.score_date = '2026-11-25' "
+                    "and (a.propensity <> b.propensity or a.rank <> b.rank)"
+                )
+            ).scalar()
+            paired = conn.execute(
+                text(
+                    "select count(*) from celery_scores a join customer_scores b using (customer_id) "
+                    "where b.score_date = '2026-11-25'"
+                )
+            ).scalar()
         assert (paired, differing) == (45_211, 0)

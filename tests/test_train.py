@@ -37,8 +37,10 @@ def test_same_rows_same_seed_reuses_the_version(loaded_engine, model_dir):
     assert len(registry.list_versions(loaded_engine)) == 1
 
 
-def test_a_worse_model_is_rejected_and_the_champion_stays(loaded_engine, model_dir):
-    first = train_model(loaded_engine, model_dir)
+def test_a_worse_model_is_rejected_and_the_champion_stays(trained_sqlite_engine, model_dir):
+    """The registry's writes are checked on both databases in test_registry.py; here the decisions."""
+    loaded_engine = trained_sqlite_engine
+    first = registry.require_champion(loaded_engine)  # the session's default model
     # Compared on the same held-out calls, whatever the outcome the registry stays consistent.
     worse = train_model(loaded_engine, model_dir, estimator="logistic_regression", promote="if_better")
     champion = registry.require_champion(loaded_engine)

@@ -9,10 +9,11 @@ LINT_PATHS := bank_scoring dags tests bench
 # The inner loop leaves out what starts Airflow or runs for minutes (markers in pyproject.toml).
 CHECK_MARKERS := not slow and not airflow and not service
 
-.PHONY: venv demo test check lint constraints clean help
+.PHONY: venv demo desk test check lint constraints clean help
 
 help:
 	@echo "make demo   - install, load the UCI data, retrain and score through Airflow, print the worklist"
+	@echo "make desk   - serve the agents' desk on the demo's data (http://127.0.0.1:8000)"
 	@echo "make test   - lint, then the whole test suite (PostgreSQL tests need the local server)"
 	@echo "make check  - the quick inner loop: all but Airflow runs and services, benches, the demo, the package install"
 	@echo "make lint   - ruff check and ruff format --check"
@@ -32,6 +33,10 @@ venv: $(STAMP)
 
 demo: venv
 	bash scripts/demo.sh
+
+# The agents' desk on the demo's database (after `make demo`).
+desk: venv
+	$(BIN)/bank-scoring serve
 
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -34,7 +34,7 @@ WORKLIST_COLUMNS = (
 
 
 def fetch_worklist(
-    engine: Engine, score_date: dt.date | None = None, limit: int = 20, band: str | None = None
+    engine: Engine, score_date: dt.date | None = None, limit: int = 20, band: str | None = None, offset: int = 0
 ) -> pd.DataFrame:
     """Rows of the latest published run (``agent_worklist``), or of a given published date.
 
@@ -45,7 +45,9 @@ def fetch_worklist(
     if band is not None and band not in BAND_NAMES:
         raise ValueError(f"band must be one of {', '.join(BAND_NAMES)}, got {band!r}")
     source = "published_leads" if score_date else "agent_worklist"
-    clauses, params = [], {"limit": limit}
+    if offset < 0:
+        raise ValueError("offset must be at least 0")
+    clauses, params = [], {"limit": limit, "offset": offset}
     if score_date:
         clauses.append("score_date = :d")
         params["d"] = score_date
@@ -53,7 +55,7 @@ def fetch_worklist(
         clauses.append("band = :band")
         params["band"] = band
     where = f" where {' and '.join(clauses)}" if clauses else ""
-    sql = f"select {', '.join(WORKLIST_COLUMNS)} from {source}{where} order by rank limit :limit"
+    sql = f"select {', '.join(WORKLIST_COLUMNS)} from {source}{where} order by rank limit :limit offset :offset"
     with engine.connect() as conn:
         return pd.read_sql_query(text(sql), conn, params=params)
 

@@ -164,7 +164,7 @@ def prepare(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: b
     )
     with engine.begin() as conn:  # bank-full's own customers make way for the generated ones
         if postgres:
-            conn.exec_driver_sql("truncate campaign_contacts, call_outcomes, customers")
+            conn.exec_driver_sql("truncate campaign_contacts, call_outcomes, customers cascade")
         else:
             conn.exec_driver_sql("delete from campaign_contacts")
             conn.exec_driver_sql("delete from customers")

@@ -51,3 +51,17 @@ run_dag bank_scoring_nightly "$score_date"
 
 step "Summary"
 bank-scoring summary --date "$score_date" --limit 20
+
+step "Agents: what the contact policy lets be called at 10:00, and the first lead"
+# Demo users for the desk on this demo database only; a bank adds its own with a prompt.
+echo demo-password | bank-scoring users add demo-agent --role agent --password-stdin
+echo demo-password | bank-scoring users add demo-lead --role team_lead --password-stdin
+bank-scoring agent release --all --agent demo-agent --at "$score_date 10:00" >/dev/null
+bank-scoring worklist --preview --at "$score_date 10:00"
+bank-scoring agent next --agent demo-agent --at "$score_date 10:00"
+
+step "The agents' desk"
+echo "Open it on this data with:"
+echo "  .venv/bin/bank-scoring --db-url '$BANK_SCORING_DB_URL' serve     (or: make desk)"
+echo "then http://127.0.0.1:8000/ and log in as demo-agent (an agent) or demo-lead (a team lead),"
+echo "password demo-password. The API is described at http://127.0.0.1:8000/api/docs."

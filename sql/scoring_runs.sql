@@ -1,4 +1,5 @@
 -- scoring_runs: one row per nightly scoring run of a score date.
+-- customers_total = scored + rejected + suppressed (customers who objected, never scored).
 -- Only a 'published' run is visible to agents; a rerun of the same date supersedes the old one.
 create table if not exists scoring_runs (
     run_id integer primary key,
@@ -9,6 +10,7 @@ create table if not exists scoring_runs (
     customers_total integer,
     customers_scored integer,
     customers_rejected integer,
+    customers_suppressed integer,
     started_at timestamp not null default current_timestamp,
     published_at timestamp,
     seconds double precision,

@@ -12,6 +12,10 @@ test that asks for one gets its own copy of the database and of the model folder
 - ``trained_db_url``: either of them, the test runs once per database (like ``db_url``)
 - ``trained_engine`` (on ``trained_db_url``), ``trained_sqlite_engine``, ``pg_trained``: engines on the copy
 
+Published nights (tests/agents and tests/desk): the trained template scored for
+``support.DAY`` with agents ana and ben and team lead tess, again one template per session
+and database: ``night_sqlite_template`` / ``night_pg_template``, ``night_pg_url``, ``pg_night``.
+
 Markers follow the fixtures too (``pytest_collection_modifyitems``): a test that uses
 PostgreSQL is marked ``postgres``, one that runs ``airflow dags test`` is marked ``airflow``.
 
@@ -30,7 +34,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from support import Template, copy_template, create_pg_database, drop_pg_database, load_synthetic, require
+from support import (
+    Template,
+    copy_template,
+    create_pg_database,
+    drop_pg_database,
+    load_synthetic,
+    publish_night,
+    require,
+)
 
 from bank_scoring.db import init_db, make_db_engine
 
@@ -303,5 +315,42 @@ def trained_sqlite_engine(trained_sqlite_url):
 def pg_trained(trained_pg_url):
     """PostgreSQL with a schema from init-db, 3,000 customers and a champion (models in ``model_dir``)."""
     eng = make_db_engine(trained_pg_url)
+    yield eng
+    eng.dispose()
+
+
+# --- Published nights (tests/agents, tests/desk): the trained templates scored for DAY. ---
+
+
+@pytest.fixture(scope="session")
+def night_sqlite_template(trained_sqlite_template, tmp_path_factory) -> Template:
+    root = tmp_path_factory.mktemp("night_sqlite")
+    url = copy_template(trained_sqlite_template, root / "models", root / "bank.db")
+    publish_night(url)
+    return Template(url, root / "models")
+
+
+@pytest.fixture(scope="session")
+def night_pg_template(trained_pg_template, tmp_path_factory):
+    root = tmp_path_factory.mktemp("night_pg")
+    url = copy_template(trained_pg_template, root / "models")
+    try:
+        publish_night(url)
+        yield Template(url, root / "models", trained_pg_template.admin_url)
+    finally:
+        drop_pg_database(trained_pg_template.admin_url, url)
+
+
+@pytest.fixture
+def night_pg_url(night_pg_template, model_dir):
+    url = copy_template(night_pg_template, model_dir)
+    yield url
+    drop_pg_database(night_pg_template.admin_url, url)
+
+
+@pytest.fixture
+def pg_night(night_pg_url):
+    """PostgreSQL: a published night (3,000 customers scored for DAY, ana, ben and tess)."""
+    eng = make_db_engine(night_pg_url)
     yield eng
     eng.dispose()

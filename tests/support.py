@@ -7,6 +7,7 @@ every test owns what it changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -133,3 +134,28 @@ def copy_template(template: Template, model_dir: Path, sqlite_path: Path | None 
             drop_pg_database(template.admin_url, url)
         raise
     return url
+
+
+# --- A published night: the agents' side and the desk start from one. ---
+
+DAY = dt.date(2026, 11, 28)
+
+
+def at(hour: int, minute: int = 0, day: dt.date = DAY) -> dt.datetime:
+    """A clock reading on ``day`` (DAY by default), naive UTC: Lisbon's time too in November."""
+    return dt.datetime.combine(day, dt.time(hour, minute))
+
+
+def publish_night(url: str) -> None:
+    """Score the trained database at ``url`` for DAY and add agents ana and ben, team lead tess."""
+    from bank_scoring.agents.users import add_user
+    from bank_scoring.scoring import score_customers
+
+    engine = make_db_engine(url)
+    try:
+        score_customers(engine, DAY)
+        add_user(engine, "ana", "agent")
+        add_user(engine, "ben", "agent")
+        add_user(engine, "tess", "team_lead")
+    finally:
+        engine.dispose()

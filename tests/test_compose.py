@@ -104,6 +104,20 @@ def test_airflow_settings_exist(compose):
             assert option in documented.get(section, {}).get("options", {}), key
 
 
+def test_the_desk_serves_the_bank_database_with_a_secret_from_env(compose):
+    desk = compose["services"]["desk"]
+    words = commands_of(desk)[0]
+    assert words[:2] == ["exec", "bank-scoring"] and words[2] == "serve"
+    done = subprocess.run([str(BIN / "bank-scoring"), *words[2:], "--help"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (
+        desk["environment"]["BANK_SCORING_DB_URL"] == compose["x-airflow-common"]["environment"]["BANK_SCORING_DB_URL"]
+    )
+    assert desk["environment"]["BANK_SCORING_SECRET_KEY"].startswith("${")
+    assert set(desk["environment"]) <= {value for name, value in vars(config).items() if name.endswith("_ENV")}
+    assert "8000:8000" in desk["ports"]
+
+
 def test_no_secret_in_the_file(compose):
     text = COMPOSE.read_text()
     for url in re.findall(r"\w[\w+]*://[^\s]+", text):

@@ -77,8 +77,12 @@ def test_safe_url_hides_the_password():
 
 def test_init_db_adds_the_columns_an_existing_table_lacks(engine):
     # A database whose tables predate ADDED_COLUMNS: init-db brings them back, keeping the rows.
+    # Such a database had neither the views nor the index built on the new columns.
     with engine.begin() as conn:
         conn.execute(text(CHAMPION_ROW), {"v": 1})
+        for view in ("call_figures", "agent_worklist", "published_leads"):
+            conn.exec_driver_sql(f"drop view {view}")
+        conn.exec_driver_sql("drop index call_outcomes_claim")
         for table, column, _ in ADDED_COLUMNS:
             conn.exec_driver_sql(f"alter table {table} drop column {column}")
     assert "report_path" not in {c["name"] for c in inspect(engine).get_columns("model_versions")}

@@ -36,14 +36,18 @@ def test_demo_twice_on_the_real_data_duplicates_nothing(tmp_path, bank_full_csv)
     first = run_demo(tmp_path / "var", bank_full_csv)
     assert "loaded 45,211 customers" in first
     assert "Scores for 2026-11-28: 45,211 customers scored, 0 rejected" in first
-    worklist = first.split("Agents' worklist, top 20:")[1].strip().splitlines()
+    worklist = first.split("Agents' worklist, top 20:")[1].strip().splitlines()[:21]
     assert worklist[0].split()[:4] == ["rank", "customer", "propensity", "band"]
     assert [int(line.split()[0]) for line in worklist[1:]] == list(range(1, 21))
     assert re.search(r"Model: v1 \(hist_gradient_boosting\).*ROC AUC 0\.\d+", first)
+    assert "night 2026-11-28 (run 1) at 2026-11-28 10:00 Europe/Lisbon: 45,211 of 45,211 customers callable" in first
+    lead = re.search(r"lead for demo-agent: customer (\d+), rank 1, band A", first)
+    assert lead and "bank-scoring --db-url" in first and "serve" in first
 
     second = run_demo(tmp_path / "var", bank_full_csv)
     assert "already loaded" in second and "already trained as v1" in second
     assert "Scores for 2026-11-28: 45,211 customers scored, 0 rejected" in second
+    assert f"lead for demo-agent: customer {lead.group(1)}, rank 1, band A" in second  # released and taken again
     engine = make_db_engine(f"sqlite:///{tmp_path / 'var' / 'bank_scoring.db'}")
     with engine.connect() as conn:
         counts = {

@@ -76,6 +76,7 @@ def test_every_package_is_listed_and_sql_ships_inside_the_package():
     assert set(setuptools["packages"]) == on_disk | {"bank_scoring.sql"}
     assert setuptools["package-dir"]["bank_scoring.sql"] == "sql" and (ROOT / "sql" / "customers.sql").is_file()
     assert setuptools["package-data"]["bank_scoring.sql"] == ["*.sql"]
+    assert setuptools["package-data"]["bank_scoring.desk"] == ["templates/*.html"]
     assert PROJECT["scripts"]["bank-scoring"] == "bank_scoring.cli:main"
 
 
@@ -83,18 +84,23 @@ def test_every_import_is_a_declared_dependency():
     dists = {module: {canonicalize_name(d) for d in names} for module, names in packages_distributions().items()}
     runtime = set(declared(PROJECT["dependencies"]))
     airflow = runtime | set(declared(PROJECT["optional-dependencies"]["airflow"]))
-    for folder, allowed in ((ROOT / "bank_scoring", runtime), (ROOT / "dags", airflow)):
+    # The desk's web stack is the `desk` extra: only the desk (and `serve`, lazily) import it.
+    desk = runtime | set(declared(PROJECT["optional-dependencies"]["desk"]))
+    for module in third_party_imports(ROOT / "bank_scoring" / "desk"):
+        assert dists.get(module, set()) & desk, f"desk imports {module}, which nothing declares"
+    for folder, allowed in ((ROOT / "bank_scoring", desk), (ROOT / "dags", airflow)):
         for module in third_party_imports(folder):
             assert dists.get(module, set()) & allowed, f"{folder.name} imports {module}, which nothing declares"
 
 
 def test_requirements_pin_what_pyproject_declares():
-    runtime = declared(PROJECT["dependencies"]) | declared(PROJECT["optional-dependencies"]["airflow"])
+    extras = PROJECT["optional-dependencies"]
+    runtime = declared(PROJECT["dependencies"]) | declared(extras["airflow"]) | declared(extras["desk"])
     pins = requirements(ROOT / "requirements.txt")
-    assert set(pins) == set(runtime), "requirements.txt pins exactly the runtime dependencies and the airflow extra"
+    assert set(pins) == set(runtime), "requirements.txt pins exactly the runtime dependencies, airflow and desk extras"
     assert not TEST_TOOLS & set(pins), "test and lint tools stay out of the production requirements"
     dev = declared(PROJECT["optional-dependencies"]["dev"])
-    assert TEST_TOOLS <= set(dev) and "bank-scoring[airflow]" in PROJECT["optional-dependencies"]["dev"]
+    assert TEST_TOOLS <= set(dev) and "bank-scoring[airflow,desk]" in PROJECT["optional-dependencies"]["dev"]
     constraints = requirements(ROOT / "constraints.txt")
     for name, req in runtime.items():
         assert pinned_version(pins[name]) in req.specifier, f"{pins[name]} does not satisfy {req}"

@@ -126,7 +126,7 @@ def test_unscored_customers_block_publication_and_keep_the_old_run(ready):
     run_id = start_run(ready, DAY, partitions=2)
     (lo, hi), _ = plan_partitions(ready, 2)
     score_partition(ready, run_id, lo, hi)  # the second partition never ran
-    with pytest.raises(ScoringError, match="neither scored nor rejected"):
+    with pytest.raises(ScoringError, match="neither scored, rejected nor suppressed"):
         publish_run(ready, run_id)
     assert scalar(ready, "select status from scoring_runs where run_id = :r", r=run_id) == "failed"
     assert scalar(ready, "select max(run_id) from agent_worklist") == old.run_id

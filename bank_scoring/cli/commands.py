@@ -37,7 +37,7 @@ def cmd_init_db(args) -> int:
     from bank_scoring.db import apply_roles, init_db, safe_url
 
     engine = _engine(args)
-    applied = init_db(engine)
+    applied = init_db(engine, load_settings().contact_rules)
     print(f"schema ready in {safe_url(args.db_url)} ({len(applied)} files from sql/)")
     if args.roles:
         apply_roles(engine)
@@ -313,11 +313,28 @@ def cmd_rejects(args) -> int:
 def cmd_worklist(args) -> int:
     from bank_scoring.worklist import fetch_worklist, format_worklist
 
+    if args.preview:
+        return _preview(args)
     frame = fetch_worklist(_engine(args), score_date=args.date, limit=args.limit, band=args.band)
     if args.json:
         print(frame.to_json(orient="records", date_format="iso"))
     else:
         print(format_worklist(frame))
+    return 0
+
+
+def _preview(args) -> int:
+    import json
+
+    from bank_scoring.agents import policy
+    from bank_scoring.agents.leads import jsonable
+    from bank_scoring.cli.agents import to_utc
+
+    engine = _engine(args)
+    found = policy.preview(engine, to_utc(engine, args.at))
+    with engine.connect() as conn:
+        rules = policy.load_rules(conn)
+    print(json.dumps(jsonable(found), indent=2) if args.json else policy.format_preview(found, rules))
     return 0
 
 

@@ -11,7 +11,7 @@ import argparse
 import datetime as dt
 
 from bank_scoring import __version__
-from bank_scoring.cli import commands
+from bank_scoring.cli import agents, commands
 from bank_scoring.config import DEFAULT_CHUNK_ROWS, load_settings
 from bank_scoring.constants import BAND_NAMES, ESTIMATORS, PROMOTE_MODES
 
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_commands(sub)
     _model_commands(sub)
     _scoring_commands(sub)
+    agents.add_commands(sub, commands)
     return parser
 
 
@@ -225,6 +226,12 @@ def _scoring_commands(sub) -> None:
     p.add_argument("--limit", type=positive_arg, default=20)
     p.add_argument("--band", choices=BAND_NAMES, help="only this band")
     p.add_argument("--json", action="store_true", help="JSON records instead of a table")
+    p.add_argument(
+        "--preview",
+        action="store_true",
+        help="instead of the list: how many customers each contact rule holds back, and how many are callable",
+    )
+    p.add_argument("--at", type=agents.local_time_arg, help="with --preview: at this local time (default now)")
     p.set_defaults(func=commands.cmd_worklist)
 
     p = sub.add_parser(

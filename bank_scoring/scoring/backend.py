@@ -25,10 +25,11 @@ from sqlalchemy import Connection, Engine
 from bank_scoring.constants import BANDS
 from bank_scoring.features import CATEGORICAL, CUSTOMER_ATTRIBUTES
 
-# A chunk of customers in id order; each backend fills in its own placeholders.
+# A chunk of customers in id order; each backend fills in its own placeholders. Customers
+# who objected to profiling are not read at all (publish counts them as suppressed).
 CHUNK_SQL = (
     "select customer_id, {columns} from customers where customer_id > {last} "
-    "and customer_id <= {high} order by customer_id limit {n}"
+    "and customer_id <= {high} and not has_objected order by customer_id limit {n}"
 ).replace("{columns}", ", ".join(CUSTOMER_ATTRIBUTES))
 CHUNK_COLUMNS = ["customer_id", *CUSTOMER_ATTRIBUTES]
 # Text columns are read as pandas categories: each distinct value is then looked at once

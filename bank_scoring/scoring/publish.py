@@ -29,15 +29,31 @@ from bank_scoring.scoring.runs import RunSummary, ScoringError, as_datetime, get
 log = logging.getLogger(__name__)
 
 
-def check_complete(engine: Engine, run_id: int) -> tuple[int, int]:
-    """The run's (scored, rejected) counts once every customer is one or the other.
+def check_complete(engine: Engine, run_id: int) -> tuple[int, int, int]:
+    """The run's (scored, rejected, suppressed) counts once every customer is one of the three.
 
-    Counts and id checksums instead of an anti-join over the whole table: one scan of
-    each table. A customer added or removed during the run changes them. On a mismatch
-    the run is marked failed and ScoringError raised.
+    Suppressed customers objected to profiling and are not scored; one who objected while
+    the run was scoring is taken out of its rows here. Counts and id checksums instead of
+    an anti-join over the whole table: one scan of each table. A customer added or
+    removed during the run changes them. On a mismatch the run is marked failed and
+    ScoringError raised.
     """
     with engine.begin() as conn:
-        total, id_sum = conn.execute(text("select count(*), coalesce(sum(customer_id), 0) from customers")).one()
+        for table in ("customer_scores_staging", "scoring_rejects"):
+            conn.execute(
+                text(
+                    f"delete from {table} where run_id = :r and customer_id in "
+                    "(select customer_id from customers where has_objected)"
+                ),
+                {"r": run_id},
+            )
+        total, id_sum, suppressed, suppressed_sum = conn.execute(
+            text(
+                "select count(*), coalesce(sum(customer_id), 0), "
+                "coalesce(sum(case when has_objected then 1 else 0 end), 0), "
+                "coalesce(sum(case when has_objected then customer_id else 0 end), 0) from customers"
+            )
+        ).one()
         scored, scored_sum = conn.execute(
             text("select count(*), coalesce(sum(customer_id), 0) from customer_scores_staging where run_id = :r"),
             {"r": run_id},
@@ -45,17 +61,17 @@ def check_complete(engine: Engine, run_id: int) -> tuple[int, int]:
         rejected, rejected_sum = conn.execute(
             text("select count(*), coalesce(sum(customer_id), 0) from scoring_rejects where run_id = :r"), {"r": run_id}
         ).one()
-    missing = total - scored - rejected
-    if missing or int(id_sum) != int(scored_sum) + int(rejected_sum):
+    missing = total - scored - rejected - suppressed
+    if missing or int(id_sum) != int(scored_sum) + int(rejected_sum) + int(suppressed_sum):
         if missing > 0:
             error = (
-                f"{missing} customers were neither scored nor rejected "
+                f"{missing} customers were neither scored, rejected nor suppressed "
                 "(added during the run, or a partition did not run)"
             )
         else:
             error = (
-                f"the run's {scored + rejected} scored and rejected rows do not match the {total} customers "
-                "(customers removed or replaced during the run, or a partition ran twice at once)"
+                f"the run's {scored + rejected + suppressed} scored, rejected and suppressed rows do not match the "
+                f"{total} customers (customers removed or replaced during the run, or a partition ran twice at once)"
             )
         mark_failed(engine, run_id, error)
         raise ScoringError(f"run {run_id}: {error}; nothing was published")
@@ -63,11 +79,11 @@ def check_complete(engine: Engine, run_id: int) -> tuple[int, int]:
         conn.execute(
             text(
                 "update scoring_runs set customers_total = :t, customers_scored = :s, "
-                "customers_rejected = :j where run_id = :r"
+                "customers_rejected = :j, customers_suppressed = :u where run_id = :r"
             ),
-            {"t": total, "s": scored, "j": rejected, "r": run_id},
+            {"t": total, "s": scored, "j": rejected, "u": suppressed, "r": run_id},
         )
-    return int(scored), int(rejected)
+    return int(scored), int(rejected), int(suppressed)
 
 
 def publish_run(
@@ -84,7 +100,7 @@ def publish_run(
     if run.status != "running":
         raise ScoringError(f"run {run_id} is {run.status}; only a running run can be published")
     with profile.timed("publish: check counts"):
-        scored, rejected = check_complete(engine, run_id)
+        scored, rejected, suppressed = check_complete(engine, run_id)
     score_date = as_date(run.score_date)
     model = run_model(engine, run_id)
     night = backend.Night(score_date, run_id, run.model_version, scored, reason_rows)
@@ -109,12 +125,13 @@ def publish_run(
         conn.execute(
             text(
                 "update scoring_runs set status = 'published', published_at = :now, seconds = :secs, "
-                "customers_total = :t, customers_scored = :s, customers_rejected = :j, "
+                "customers_total = :t, customers_scored = :s, customers_rejected = :j, customers_suppressed = :u, "
                 "max_psi = :psi, drift_alert = :alert where run_id = :r"
             ),
             {
-                "t": scored + rejected,
+                "t": scored + rejected + suppressed,
                 "s": scored,
+                "u": suppressed,
                 "j": rejected,
                 "r": run_id,
                 "now": now,
@@ -131,8 +148,41 @@ def publish_run(
             )
 
     backend.for_engine(engine).publish_night(engine, night, explain, finish, profile)
-    log.info("run %s published for %s: %s scored, %s rejected", run_id, score_date, scored, rejected)
+    log.info(
+        "run %s published for %s: %s scored, %s rejected, %s suppressed (objected)",
+        run_id,
+        score_date,
+        scored,
+        rejected,
+        suppressed,
+    )
+    agents_after_publish(engine, run_id, score_date)
     return dataclasses.replace(get_run(engine, run_id), profile=profile)
+
+
+def agents_after_publish(engine: Engine, run_id: int, score_date) -> None:
+    """Give the agents the new night: its pool of leads, and the policy's preview in the log.
+
+    The preview is taken at the opening of the score date's calling hours in the centre,
+    when agents start on the list.
+    """
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from bank_scoring.agents import policy, pool
+
+    now = utcnow()
+    try:
+        pool.refill(engine, run_id, now)
+    except Exception:  # the night is published; agents keep the previous pool until a refill
+        log.exception("run %s: the pool of leads was not refilled; run `bank-scoring agent refill`", run_id)
+        return
+    with engine.connect() as conn:
+        rules = policy.load_rules(conn)
+    opening = dt.datetime.combine(score_date, dt.time(rules.window_start_minute // 60, rules.window_start_minute % 60))
+    opening_utc = opening.replace(tzinfo=ZoneInfo(rules.centre_time_zone)).astimezone(dt.UTC).replace(tzinfo=None)
+    found = policy.preview(engine, max(now, opening_utc), run_id)
+    log.info("contact policy, run %s:\n%s", run_id, policy.format_preview(found, rules))
 
 
 def reason_rows_for(

@@ -41,6 +41,7 @@ class RunSummary:
     error: str | None = None
     max_psi: float | None = None
     drift_alert: str | None = None
+    customers_suppressed: int | None = None
     # Where the time went, when this process ran the run (score_customers, publish_run).
     profile: RunProfile | None = field(default=None, compare=False)
 
@@ -119,7 +120,7 @@ def mark_failed(engine: Engine, run_id: int, error: str) -> None:
 
 _RUN_COLUMNS = (
     "run_id, score_date, model_version, status, partitions, customers_total, customers_scored, "
-    "customers_rejected, seconds, error, started_at, max_psi, drift_alert"
+    "customers_rejected, seconds, error, started_at, max_psi, drift_alert, customers_suppressed"
 )
 
 
@@ -145,6 +146,7 @@ def _summary(row) -> RunSummary:
         row.error,
         row.max_psi,
         row.drift_alert,
+        customers_suppressed=row.customers_suppressed,
     )
 
 

@@ -30,6 +30,10 @@ SPLICED_OK = {
     "customer_cols",
     "contact_cols",
     "c",
+    "held_by",  # the contact policy's expression, read from sql/contact_policy.sql
+    "rule",
+    "_CUSTOMER",
+    "_SETTINGS_COLUMNS",
 }
 
 

@@ -128,7 +128,12 @@ def test_no_secret_in_the_file(compose):
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
 def test_docker_compose_config_accepts_it():
-    env = {**os.environ, "POSTGRES_PASSWORD": "test-only", "AIRFLOW_JWT_SECRET": "test-only"}
+    env = {
+        **os.environ,
+        "POSTGRES_PASSWORD": "test-only",
+        "AIRFLOW_JWT_SECRET": "test-only",
+        "BANK_SCORING_SECRET_KEY": "test-only",
+    }
     done = subprocess.run(
         ["docker-compose", "-f", str(COMPOSE), "config", "--quiet"],
         capture_output=True,

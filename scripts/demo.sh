@@ -62,6 +62,7 @@ bank-scoring agent next --agent demo-agent --at "$score_date 10:00"
 
 step "The agents' desk"
 echo "Open it on this data with:"
-echo "  .venv/bin/bank-scoring --db-url '$BANK_SCORING_DB_URL' serve     (or: make desk)"
+if [ "$var" = "$root/var" ]; then hint="     (or: make desk)"; else hint=""; fi
+echo "  .venv/bin/bank-scoring --db-url '$BANK_SCORING_DB_URL' serve$hint"
 echo "then http://127.0.0.1:8000/ and log in as demo-agent (an agent) or demo-lead (a team lead),"
 echo "password demo-password. The API is described at http://127.0.0.1:8000/api/docs."

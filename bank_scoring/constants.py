@@ -10,7 +10,7 @@ from __future__ import annotations
 BANDS = (("A", 0.10), ("B", 0.20), ("C", 0.30), ("D", 0.40))
 BAND_NAMES = tuple(name for name, _ in BANDS)
 
-# Model candidates; "auto" chooses among them by cross-validation on the training calls.
+# Model candidates; "auto" chooses among them by same-day ranking on the latest training calls.
 CANDIDATES = ("hist_gradient_boosting", "random_forest", "logistic_regression")
 ESTIMATORS = ("auto", *CANDIDATES)
 DEFAULT_ESTIMATOR = "hist_gradient_boosting"

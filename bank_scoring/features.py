@@ -27,6 +27,9 @@ NUMERIC = ("age", "balance", "campaign", "pdays", "previous_contacts")
 # models handle.
 CALL_NUMERIC = ("contact_day", "contact_year")
 FEATURES = CATEGORICAL + BOOLEAN + NUMERIC + CALL_NUMERIC
+# When the call is made: the same for every customer tonight. Models keep their effect
+# additive to the customer's (it sets tonight's level and cannot reorder the list).
+CALL_DATE_FEATURES = ("contact_month", *CALL_NUMERIC)
 
 # Known only after the call ends, so a model that decides whom to call must never see it.
 LEAKY_COLUMNS = frozenset({"duration", "duration_seconds", "is_subscribed", "y"})

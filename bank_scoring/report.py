@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Engine, text
 
 from bank_scoring import registry
@@ -23,7 +24,16 @@ from bank_scoring.evaluate import calibration_bins, classification_metrics
 from bank_scoring.report_page import BLUE as _BLUE
 from bank_scoring.report_page import render_page
 
-CHARTS = ("gains.png", "lift.png", "calibration.png", "scores.png", "roc.png", "importance.png", "drift.png")
+CHARTS = (
+    "gains.png",
+    "lift.png",
+    "calibration.png",
+    "scores.png",
+    "roc.png",
+    "months.png",
+    "importance.png",
+    "drift.png",
+)
 _GREY, _RED = "#9a9a9a", "#c0392b"
 
 
@@ -42,8 +52,10 @@ def save_evaluation(
     champion_scores: np.ndarray | None,
     champion_version: int | None,
     importance: dict[str, tuple[float, float]],
+    call_days: np.ndarray | None = None,
 ) -> Path:
-    """Keep what the report needs from training beside the artifact."""
+    """Keep what the report needs from training beside the artifact (``call_days``: the
+    held-out calls' dates as day numbers, NaN where unknown)."""
     path = evaluation_path(artifact_path)
     names = list(importance)
     np.savez_compressed(
@@ -55,6 +67,7 @@ def save_evaluation(
         importance_names=np.asarray(names),
         importance_mean=np.asarray([importance[n][0] for n in names]),
         importance_std=np.asarray([importance[n][1] for n in names]),
+        call_days=np.asarray(call_days if call_days is not None else np.full(len(y), np.nan), dtype=float),
     )
     return path
 
@@ -70,6 +83,7 @@ class _Evaluation:
     importance_names: list[str]
     importance_mean: np.ndarray
     importance_std: np.ndarray
+    call_days: np.ndarray  # day numbers of the held-out calls (NaN where unknown)
 
 
 def _load_evaluation(artifact_path: str | Path) -> _Evaluation:
@@ -82,6 +96,7 @@ def _load_evaluation(artifact_path: str | Path) -> _Evaluation:
         importance_names=[str(n) for n in data["importance_names"]],
         importance_mean=data["importance_mean"],
         importance_std=data["importance_std"],
+        call_days=data["call_days"] if "call_days" in data.files else np.full(len(data["y"]), np.nan),
     )
 
 
@@ -131,11 +146,60 @@ def write_report(engine: Engine, version: int, recent_runs: int = 30) -> Path:
     out = report_dir(mv.artifact_path)
     out.mkdir(parents=True, exist_ok=True)
     deciles = _deciles(ev.y, ev.scores)
+    months = monthly_figures(ev)
     _draw_charts(out, mv, ev, deciles, drift_rows, runs)
+    _draw_months(out, months)
     index = out / "index.html"
-    index.write_text(render_page(mv, ev, deciles, registry.events(engine, version), drift_rows, runs), encoding="utf-8")
+    page = render_page(mv, ev, deciles, registry.events(engine, version), drift_rows, runs, months)
+    index.write_text(page, encoding="utf-8")
     registry.set_report_path(engine, version, index)
     return index
+
+
+def monthly_figures(ev: _Evaluation) -> pd.DataFrame:
+    """Per month of the held-out calls: calls, observed and predicted rate, same-day AUC."""
+    from bank_scoring.training.backtest import per_period
+    from bank_scoring.training.calibration import day_strings
+
+    known = ~np.isnan(ev.call_days)
+    if not known.any():
+        return pd.DataFrame(columns=["period", "calls", "observed_rate", "predicted_rate", "same_day_auc"])
+    dates = pd.to_datetime(pd.Series(day_strings(ev.call_days[known])))
+    scores = pd.DataFrame(
+        {
+            "period": dates.dt.to_period("M").astype(str),
+            "call_date": dates,
+            "y": ev.y[known],
+            "propensity": ev.scores[known],
+        }
+    )
+    return per_period(scores)
+
+
+def _draw_months(out: Path, months: pd.DataFrame) -> None:
+    """months.png: per month, the observed and predicted rate and the same-day AUC."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    if len(months):
+        x = np.arange(len(months))
+        top.plot(x, months["observed_rate"] * 100, "o-", color=_BLUE, label="subscribed")
+        top.plot(x, months["predicted_rate"] * 100, "s--", color=_GREY, label="predicted")
+        top.legend(fontsize=8)
+        bottom.bar(x, months["same_day_auc"].fillna(0.5) - 0.5, bottom=0.5, color=_BLUE)
+        bottom.axhline(0.5, color="black", linewidth=0.8)
+        bottom.set_xticks(x, months["period"], rotation=60, ha="right", fontsize=7)
+    else:
+        top.text(0.5, 0.5, "the held-out calls have no dates", ha="center", va="center", transform=top.transAxes)
+    top.set_ylabel("calls subscribed (%)")
+    top.set_title("Per month of held-out calls: the level, and the order within a day")
+    bottom.set_ylabel("same-day AUC")
+    fig.tight_layout()
+    fig.savefig(out / "months.png", dpi=110)
+    plt.close(fig)
 
 
 def _draw_charts(

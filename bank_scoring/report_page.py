@@ -6,8 +6,6 @@ import html
 import json
 from typing import TYPE_CHECKING
 
-from bank_scoring.evaluate import classification_metrics
-
 if TYPE_CHECKING:
     from bank_scoring import registry
     from bank_scoring.report import _Evaluation
@@ -19,6 +17,56 @@ def _pct(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
+def _fmt(fmt: str, value) -> str:
+    """A figure, or "n/a" where it could not be measured (undated calls)."""
+    return "n/a" if value is None else fmt.format(value)
+
+
+def _champion_figures(ev: _Evaluation) -> dict:
+    """The champion's figures on the same held-out calls, the recent ones included."""
+    from bank_scoring.training.calibration import day_strings
+    from bank_scoring.training.gate import recent_holdout
+    from bank_scoring.training.retrain import holdout_metrics
+
+    return holdout_metrics(ev.y, ev.champion_scores, day_strings(ev.call_days), recent_holdout(ev.call_days))
+
+
+def _known(value):
+    """None for NaN (a month with one outcome only has no same-day AUC)."""
+    return None if value != value else value
+
+
+def _list_section(metrics: dict, months) -> str:
+    """What the nightly list gets: ordering within a day, first, and per month."""
+    if metrics.get("same_day_auc") is None:
+        return (
+            "<p>The held-out calls have no dates (a shuffled file), so the order within a call day cannot be "
+            "measured; the pooled figures below are all there is.</p>"
+        )
+    recent = ""
+    if metrics.get("recent_same_day_auc") is not None:
+        recent = (
+            f" Over the {metrics['recent_rows']:,} most recent held-out calls"
+            f" (from {html.escape(metrics['recent_from'])}),"
+            f" where the promotion gate judges: same-day AUC <b>{metrics['recent_same_day_auc']:.3f}</b>,"
+            f" calibration error {metrics['recent_expected_calibration_error']:.3f}."
+        )
+    rows = "".join(
+        f"<tr><td>{html.escape(str(m.period))}</td><td>{m.calls:,}</td><td>{_pct(m.observed_rate)}</td>"
+        f"<td>{_pct(m.predicted_rate)}</td><td>{_fmt('{:.3f}', _known(m.same_day_auc))}</td></tr>"
+        for m in months.itertuples()
+    )
+    return f"""<p class="key">Tonight every customer has the same call date, so what orders the list is how well the
+model ranks customers <i>called on the same day</i>: same-day AUC <b>{metrics["same_day_auc"]:.3f}</b>
+(0.5 = random order), and the best tenth of each day's calls subscribes
+<b>{metrics["same_day_lift_top_decile"]:.2f} times</b> as often as that day's average.{recent}</p>
+<p class="small">Same-month AUC {_fmt("{:.3f}", metrics.get("same_month_auc"))}. The pooled ROC AUC further down also
+rewards telling good months from bad ones, which cannot reorder a night's list.</p>
+<div class="charts"><img src="months.png" alt="per month: subscribed and predicted rate, same-day AUC"></div>
+<details><summary>Per month</summary><table><tr><th>month</th><th>held-out calls</th><th>subscribed</th>
+<th>predicted</th><th>same-day AUC</th></tr>{rows}</table></details>"""
+
+
 def render_page(
     mv: registry.ModelVersion,
     ev: _Evaluation,
@@ -26,23 +74,27 @@ def render_page(
     events: list[dict],
     drift_rows: list,
     runs: list[int],
+    months=None,
 ) -> str:
     e = html.escape
     version, metrics, y, champ_p, champ_v = mv.model_version, mv.metrics, ev.y, ev.champion_scores, ev.champion_version
     top = deciles[0]
     base = y.mean()
-    cm = classification_metrics(y, champ_p) if champ_p is not None else None
+    cm = _champion_figures(ev) if champ_p is not None else None
     gate = metrics.get("gate_bootstrap")
     rows = [
-        ("ROC AUC (ranking, 0.5 = random, 1 = perfect)", "roc_auc", "{:.4f}"),
+        ("Same-day AUC (order among calls of one day)", "same_day_auc", "{:.4f}"),
+        ("Same-day AUC, most recent held-out calls", "recent_same_day_auc", "{:.4f}"),
+        ("Lift in the best 10% of each day", "same_day_lift_top_decile", "{:.2f}"),
+        ("ROC AUC, pooled (ranking, 0.5 = random, 1 = perfect)", "roc_auc", "{:.4f}"),
         ("Precision-recall AUC", "pr_auc", "{:.4f}"),
         ("Lift in the best 10% (times the average rate)", "lift_top_decile", "{:.2f}"),
         ("Brier score (lower is better)", "brier_score", "{:.4f}"),
         ("Calibration error (gap between promised and real %)", "expected_calibration_error", "{:.4f}"),
     ]
     metric_rows = "".join(
-        f"<tr><td>{e(name)}</td><td>{fmt.format(metrics[key])}</td>"
-        + (f"<td>{fmt.format(cm[key])}</td>" if cm else "")
+        f"<tr><td>{e(name)}</td><td>{_fmt(fmt, metrics.get(key))}</td>"
+        + (f"<td>{_fmt(fmt, cm.get(key))}</td>" if cm else "")
         + "</tr>"
         for name, key, fmt in rows
     )
@@ -56,7 +108,17 @@ def render_page(
         f"<td>{e(event['actor'])}</td><td>{e(event['reason'])}</td></tr>"
         for event in events
     )
-    if gate:
+    if gate and "same_day_auc_diff" in gate:
+        comparison = (
+            f"<p>Compared with champion v{champ_v} on the same most recent held-out calls "
+            f"({int(gate['days'])} call days): same-day AUC {gate['same_day_auc_diff']:+.4f} (95% interval, whole "
+            f"days resampled, {gate['same_day_auc_low']:+.4f} to {gate['same_day_auc_high']:+.4f}), calibration "
+            f"error {gate['expected_calibration_error_diff']:+.4f} (interval "
+            f"{gate['expected_calibration_error_low']:+.4f} to {gate['expected_calibration_error_high']:+.4f}). "
+            "A model is promoted only when the whole same-day AUC interval is above zero and its calibration is "
+            "not demonstrably worse.</p>"
+        )
+    elif gate:
         comparison = (
             f"<p>Compared with champion v{champ_v} on the same {len(y):,} held-out calls: ROC AUC "
             f"{gate['roc_auc_diff']:+.4f} (95% bootstrap interval {gate['roc_auc_low']:+.4f} to "
@@ -97,6 +159,9 @@ th {{ background: #f3f6fa; text-align: left; }} .key {{ font-size: 1.15em; backg
 .charts img {{ max-width: 100%; border: 1px solid #eee; margin: .4em 0; }} .small {{ color: #666; font-size: .9em; }}
 </style></head><body>
 <h1>Lead-scoring model v{version} <span class="small">({e(mv.status)}, {e(mv.algorithm)})</span></h1>
+<h2>Tonight's list</h2>
+{_list_section(metrics, months if months is not None else [])}
+<h2>The whole held-out set</h2>
 <p class="key">Calling the best-scored tenth of customers first reaches <b>{_pct(top["gain"])}</b> of all the
 subscriptions, <b>{top["lift"]:.1f} times</b> as many per call as calling at random
 ({_pct(top["rate"])} of them subscribe, against {_pct(base)} on average).

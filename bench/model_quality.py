@@ -1,13 +1,22 @@
-"""Model quality on bank-full: the tutorial's recipe and ours, on the same folds, side by side.
+"""Model quality on bank-full as the nightly list uses it: a rolling-origin backtest of every
+candidate, the tutorial's recipe and the previous default, side by side; then stratified CV.
 
-    python bench/model_quality.py [--csv PATH] [--folds 5] [--seed 0]
+    python bench/model_quality.py [--csv PATH] [--start 2009-01] [--end 2010-11] [--freq M]
+                                  [--folds 5] [--seed 0] [--skip-cv] [--months]
 
-Prints, for each recipe, the mean (and spread) over stratified folds of ROC AUC, PR AUC,
-top-decile lift, Brier score, expected calibration error and fit time; then a time-ordered
-backtest (train on the earlier 80% of calls, test on the last 20%). `duration` is never used.
+Rolling origin (the headline): for each period (a month by default) from --start to --end,
+each recipe is fitted on every call made before the period and scores the period's calls;
+the scores of all periods are pooled. Columns: pooled ROC AUC; same-day AUC (pairs of calls
+made on the same day only: what orders tonight's list, where every customer has one call
+date); same-month AUC; the within-day top-decile lift; Brier score; expected calibration
+error; total fit seconds. Then the targets of the default model, and with --months its
+per-month figures. Cross-validation (5 stratified folds, pooled and same-day AUC) follows,
+second: it mixes every month into training. `duration` is never used.
 
 The tutorial's recipe: RandomForest, 100 trees, its 8 client columns (age, job, marital,
-education, default, balance, housing, loan), label-encoded.
+education, default, balance, housing, loan), label-encoded. "previous default" is the
+default model before issue 17: gradient boosting with free interactions of the call date
+and the customer, learning rate 0.2, no recalibration.
 """
 
 from __future__ import annotations
@@ -21,17 +30,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bank_scoring.constants import CANDIDATES, DEFAULT_ESTIMATOR  # noqa: E402
 from bank_scoring.evaluate import classification_metrics  # noqa: E402
-from bank_scoring.features import feature_frame  # noqa: E402
+from bank_scoring.features import CATEGORICAL, CategoryCodes, ClipCallYear, feature_frame  # noqa: E402
 from bank_scoring.ingest import read_uci_csv  # noqa: E402
-from bank_scoring.training import build_pipeline  # noqa: E402
+from bank_scoring.training import build_model, fit_estimator  # noqa: E402
+from bank_scoring.training.backtest import backtest_metrics, per_period, rolling_origin  # noqa: E402
 
 TUTORIAL_COLUMNS = [
     "age",
@@ -43,69 +54,163 @@ TUTORIAL_COLUMNS = [
     "has_housing_loan",
     "has_personal_loan",
 ]
+# Issue 17's targets for the default model, rolling origin January 2009 to November 2010.
+TARGETS = {"same_day_auc": (">=", 0.63), "roc_auc": (">=", 0.77), "expected_calibration_error": ("<=", 0.05)}
 
 
-def tutorial_pipeline(seed: int) -> Pipeline:
+class Columns:
+    """A recipe that sees only some columns (the tutorial's 8)."""
+
+    def __init__(self, model, columns):
+        self.model, self.columns = model, columns
+
+    def fit(self, X, y):
+        self.model.fit(X[self.columns], y)
+        return self
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X[self.columns])
+
+
+def tutorial_model(seed: int) -> Columns:
     cats = ["job", "marital", "education"]
     encode = ColumnTransformer(
         [("labels", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cats)],
         remainder="passthrough",
     )
-    return Pipeline(
-        [("encode", encode), ("model", RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1))]
+    forest = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1)
+    return Columns(Pipeline([("encode", encode), ("model", forest)]), TUTORIAL_COLUMNS)
+
+
+def previous_default(seed: int) -> Pipeline:
+    """The default before the list's metrics: date and customer effects free to interact."""
+    model = HistGradientBoostingClassifier(
+        learning_rate=0.2,
+        max_iter=300,
+        max_leaf_nodes=31,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        categorical_features=list(range(len(CATEGORICAL))),
+        random_state=seed,
     )
+    return Pipeline([("year", ClipCallYear()), ("encode", CategoryCodes(CATEGORICAL)), ("model", model)])
 
 
-RECIPES = {
-    "tutorial: RF, 8 client columns": (tutorial_pipeline, lambda f: f[TUTORIAL_COLUMNS]),
-    "ours: random_forest, all features": (lambda s: build_pipeline("random_forest", s), lambda f: f),
-    "ours: logistic_regression": (lambda s: build_pipeline("logistic_regression", s), lambda f: f),
-    "ours: hist_gradient_boosting (default)": (lambda s: build_pipeline("hist_gradient_boosting", s), lambda f: f),
-}
-METRICS = ["roc_auc", "pr_auc", "lift_top_decile", "brier_score", "expected_calibration_error", "fit_seconds"]
+class Auto:
+    """What `bank-scoring train` does by default: choose among the candidates, then fit."""
+
+    def __init__(self, seed: int):
+        self.seed, self.chosen = seed, []
+
+    def fit(self, X, y):
+        algorithm, self.model, _ = fit_estimator("auto", X, y, self.seed)
+        self.chosen.append(algorithm)
+        return self
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X)
 
 
-def evaluate(make, select, X, y, train_idx, test_idx, seed) -> dict:
-    model = make(seed)
-    started = time.perf_counter()
-    model.fit(select(X.iloc[train_idx]), y[train_idx])
-    fit = time.perf_counter() - started
-    metrics = classification_metrics(y[test_idx], model.predict_proba(select(X.iloc[test_idx]))[:, 1])
-    return {**metrics, "fit_seconds": fit}
+def recipes(seed: int, with_auto: bool = True) -> dict:
+    out = {"tutorial: RF, 8 client columns": lambda: tutorial_model(seed)}
+    out["previous default (HGB, free date interactions)"] = lambda: previous_default(seed)
+    for name in CANDIDATES:
+        label = f"ours: {name}" + (" (default)" if name == DEFAULT_ESTIMATOR else "")
+        out[label] = lambda name=name: build_model(name, seed)
+    if with_auto:
+        out["ours: auto (train's default: chosen at each origin)"] = lambda: Auto(seed)
+    return out
+
+
+COLUMNS = [
+    ("roc_auc", "pooled AUC"),
+    ("same_day_auc", "same-day AUC"),
+    ("same_month_auc", "same-month AUC"),
+    ("same_day_lift_top_decile", "day lift@10%"),
+    ("brier_score", "Brier"),
+    ("expected_calibration_error", "ECE"),
+    ("fit_seconds", "fit s"),
+]
+
+
+def print_table(title: str, results: dict[str, dict]) -> None:
+    print(title)
+    width = max(len(name) for name in results) + 2
+    print(f"{'recipe':<{width}}" + "".join(f"{label:>16}" for _, label in COLUMNS))
+    for name, m in results.items():
+        print(f"{name:<{width}}" + "".join(f"{m[key]:>16.4f}" for key, _ in COLUMNS))
+    print()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default_csv = os.environ.get("BANK_CSV") or str(Path(__file__).resolve().parents[2] / "shared/data/bank-full.csv")
-    parser.add_argument("--csv", default=default_csv, help="bank-full.csv (default: $BANK_CSV)")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--csv", default=default_csv, help="bank-full.csv, in date order (default: $BANK_CSV)")
+    parser.add_argument("--start", default="2009-01", help="first period scored (default 2009-01)")
+    parser.add_argument("--end", default="2010-11", help="last period scored (default 2010-11)")
+    parser.add_argument("--freq", default="M", help="period length, a pandas frequency: M (month), W (week)")
+    parser.add_argument("--folds", type=int, default=5, help="stratified CV folds of the second table")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-cv", action="store_true", help="only the rolling-origin backtest")
+    parser.add_argument("--months", action="store_true", help="also print the default model's per-period figures")
     args = parser.parse_args()
 
     rows = read_uci_csv(args.csv)
-    X = feature_frame(rows, rows["contact_month"], rows["contact_day"], rows["contact_year"])
+    if rows["contact_date"].isna().all():
+        parser.error(f"{args.csv} has no call dates (a shuffled file): use bank-full.csv, which is in date order")
+    X = feature_frame(rows, rows["contact_month"], rows["contact_day"], rows["contact_year"]).reset_index(drop=True)
     y = rows["is_subscribed"].astype(int).to_numpy()
+    dates = pd.Series(pd.to_datetime(rows["contact_date"]).to_numpy())
     print(
-        f"{args.csv}: {len(rows):,} calls, {y.mean():.1%} subscribed; {args.folds}-fold stratified CV, "
-        f"seed {args.seed}; duration never used\n"
+        f"{args.csv}: {len(rows):,} calls, {y.mean():.1%} subscribed, {dates.min():%Y-%m-%d} to "
+        f"{dates.max():%Y-%m-%d}; seed {args.seed}; duration never used\n",
+        flush=True,
     )
+    backtests, default_scores = {}, None
+    chosen: list[str] = []
+    for name, make in recipes(args.seed).items():
+        started = time.perf_counter()
+        if name.startswith("ours: auto"):
+            auto = Auto(args.seed)
+            make, chosen = (lambda auto=auto: auto), auto.chosen
+        scores = rolling_origin(X, y, dates, make, args.start, args.end, args.freq)
+        backtests[name] = backtest_metrics(scores)
+        print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        if name.endswith("(default)"):
+            default_scores = scores
+    scored = backtests[next(iter(backtests))]
+    print_table(
+        f"rolling origin, {args.freq} periods {args.start} to {args.end}: fit on every earlier call, score the period "
+        f"({scored['rows']:,} calls in {scored['periods']} periods)",
+        backtests,
+    )
+    if chosen:
+        picks = pd.Series(chosen).value_counts()
+        print("auto chose, over the origins: " + ", ".join(f"{n} {c}x" for n, c in picks.items()) + "\n")
+    default = next(m for n, m in backtests.items() if n.endswith("(default)"))
+    verdicts = []
+    for key, (op, bound) in TARGETS.items():
+        ok = default[key] >= bound if op == ">=" else default[key] <= bound
+        verdicts.append(f"{key} {default[key]:.4f} {op} {bound}: {'met' if ok else 'NOT met'}")
+    print(f"{DEFAULT_ESTIMATOR} against issue 17's targets: " + "; ".join(verdicts) + "\n")
+    if args.months and default_scores is not None:
+        print("default model per period")
+        print(per_period(default_scores).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+    if args.skip_cv:
+        return 0
     folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=args.seed).split(X, y))
-    cut = int(len(rows) * 0.8)  # rows are in date order (bank-full)
-    ordered = (np.arange(cut), np.arange(cut, len(rows)))
-
-    header = f"{'recipe':<40}" + "".join(f"{m.replace('expected_calibration_error', 'ECE'):>18}" for m in METRICS)
-    print("cross-validation (mean ± std over folds)")
-    print(header)
-    backtests = {}
-    for name, (make, select) in RECIPES.items():
-        results = pd.DataFrame([evaluate(make, select, X, y, tr, te, args.seed) for tr, te in folds])
-        cells = "".join(f"{results[m].mean():>11.4f} ±{results[m].std():.3f}" for m in METRICS)
-        print(f"{name:<40}{cells}", flush=True)
-        backtests[name] = evaluate(make, select, X, y, *ordered, args.seed)
-    print(f"\ntime-ordered backtest: train on the first {cut:,} calls, test on the last {len(rows) - cut:,}")
-    print(header)
-    for name, m in backtests.items():
-        print(f"{name:<40}" + "".join(f"{m[k]:>18.4f}" for k in METRICS))
+    cv = {}
+    for name, make in recipes(args.seed, with_auto=False).items():
+        results = []
+        for train, test in folds:
+            started = time.perf_counter()
+            model = make().fit(X.iloc[train], y[train])
+            fit = time.perf_counter() - started
+            metrics = classification_metrics(y[test], model.predict_proba(X.iloc[test])[:, 1], dates.iloc[test])
+            results.append({**metrics, "fit_seconds": fit})
+        cv[name] = {key: float(np.mean([r[key] for r in results])) for key, _ in COLUMNS}
+    print_table(f"stratified {args.folds}-fold cross-validation (mean over folds; trains on the future)", cv)
     return 0
 
 

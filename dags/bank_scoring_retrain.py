@@ -39,7 +39,8 @@ CHAMPION_MODEL = Asset(CHAMPION_ASSET_URI, extra={"table": "model_versions"})
             "auto",
             enum=list(ESTIMATORS),
             title="Estimator",
-            description="auto (default) cross-validates every candidate and keeps the best; "
+            description="auto (default) judges every candidate on the latest calls by same-day ranking "
+            "and keeps hist_gradient_boosting unless another is better beyond the noise; "
             "random_forest is the tutorial's model.",
         ),
         "window_start": Param(

@@ -15,17 +15,37 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_model_quality_bench_runs(bank_sample_csv):
+def test_model_quality_bench_runs(bank_full_csv, bank_sample_csv):
+    """Three months of the rolling origin (the full run is 23) and 2-fold CV."""
+    command = [sys.executable, str(ROOT / "bench" / "model_quality.py"), "--start", "2010-09", "--end", "2010-11"]
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "model_quality.py"), "--csv", str(bank_sample_csv), "--folds", "2"],
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [*command, "--csv", str(bank_full_csv), "--folds", "2", "--months"], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr
-    assert "tutorial: RF, 8 client columns" in done.stdout
-    assert "ours: hist_gradient_boosting (default)" in done.stdout
-    assert "time-ordered backtest" in done.stdout
+    backtest, cv = done.stdout.split("stratified 2-fold cross-validation")
+    assert "rolling origin, M periods 2010-09 to 2010-11" in backtest and "(592 calls in 3 periods)" in backtest
+    for recipe in ("tutorial: RF, 8 client columns", "ours: hist_gradient_boosting (default)", "ours: auto"):
+        row = next(line for line in backtest.splitlines() if line.startswith(recipe))
+        figures = [float(x) for x in row[len(recipe) :].split()[-7:]]
+        assert 0.5 < figures[0] < 1 and 0 < figures[1] < 1  # pooled and same-day AUC
+    assert "hist_gradient_boosting against issue 17's targets: same_day_auc" in backtest
+    assert "2010-10" in backtest.split("default model per period")[1]
+    assert "ours: logistic_regression" in cv
+    shuffled = subprocess.run([*command, "--csv", str(bank_sample_csv)], capture_output=True, text=True, timeout=60)
+    assert shuffled.returncode == 2 and "has no call dates" in shuffled.stderr
+
+
+@pytest.mark.slow
+def test_model_explore_bench_runs(bank_full_csv):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "model_explore.py"), "--csv", str(bank_full_csv)]
+        + ["--only", "shift only", "--start", "2010-10", "--end", "2010-11"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "additive + recalibration, shift only" in done.stdout and "ranking objective" not in done.stdout
 
 
 @pytest.mark.slow

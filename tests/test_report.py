@@ -32,8 +32,13 @@ def test_every_version_gets_a_report_holding_its_charts(loaded_engine, model_dir
             assert data.startswith(PNG) and len(data) > 5000, image
         assert "times</b> as many per call as calling at random" in page
         assert "Can the percentages be trusted?" in page
+        # the list's figures come first: ordering within a call day, per month
+        assert page.index("Tonight's list") < page.index("The whole held-out set")
+        same_day = version.metrics["same_day_auc"]
+        assert f"same-day AUC <b>{same_day:.3f}</b>" in page and "<th>same-day AUC</th>" in page
     second_page = Path(registry_path(loaded_engine, second.model_version)).read_text()
-    assert f"champion v{first.model_version}" in second_page and "95% bootstrap interval" in second_page
+    assert f"champion v{first.model_version}" in second_page
+    assert "days resampled" in second_page and "most recent held-out calls" in second_page
 
 
 def registry_path(engine, version):

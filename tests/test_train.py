@@ -118,7 +118,7 @@ def test_gradient_boosting_takes_the_category_codes_as_they_are(loaded_engine, m
     from bank_scoring.training import load_training_rows, skip_repeated_encoding
 
     train_model(loaded_engine, model_dir)
-    champion = registry.load_model(registry.require_champion(loaded_engine)).pipeline
+    champion = registry.load_model(registry.require_champion(loaded_engine)).pipeline.estimator_
     assert champion.named_steps["model"].__class__.__name__ == "HistGradientBoostingClassifier"
     assert champion.named_steps["model"]._preprocessor is None
 

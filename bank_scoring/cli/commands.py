@@ -352,12 +352,23 @@ def cmd_summary(args) -> int:
     if champ is None:
         print("Model: none yet")
     else:
+        m = champ.metrics
         print(
-            f"Model: v{champ.model_version} ({champ.algorithm}), champion since {champ.promoted_at}; holdout "
-            f"ROC AUC {_fmt(champ.roc_auc, '.3f')}, PR AUC {_fmt(champ.pr_auc, '.3f')}, top-decile lift "
-            f"{_fmt(champ.lift_top_decile, '.2f')}, Brier {_fmt(champ.brier_score)}, "
-            f"calibration error {_fmt(champ.metrics.get('expected_calibration_error'))}"
+            f"Model: v{champ.model_version} ({champ.algorithm}), champion since {champ.promoted_at}; on held-out "
+            "calls, ordering within a call day (what orders the list): same-day AUC "
+            f"{_fmt(m.get('same_day_auc'), '.3f')}"
+            f" (most recent calls {_fmt(m.get('recent_same_day_auc'), '.3f')}), within-day top-decile lift "
+            f"{_fmt(m.get('same_day_lift_top_decile'), '.2f')}; pooled ROC AUC {_fmt(champ.roc_auc, '.3f')}, "
+            f"top-decile lift {_fmt(champ.lift_top_decile, '.2f')}, Brier {_fmt(champ.brier_score)}, "
+            f"calibration error {_fmt(m.get('expected_calibration_error'))}"
         )
+        calibration = m.get("calibration") or {}
+        if calibration.get("calls"):
+            print(
+                f"  tonight's probabilities are brought to the level of the latest {calibration['calls']:,} "
+                f"labelled calls (calibration error there {_fmt(calibration.get('error_before'))} before, "
+                f"{_fmt(calibration.get('error_after'))} after)"
+            )
         if champ.report_path:
             print(f"Model report (open in a browser): {champ.report_path}")
         else:

@@ -13,7 +13,7 @@ import datetime as dt
 from bank_scoring import __version__
 from bank_scoring.cli import agents, commands
 from bank_scoring.config import DEFAULT_CHUNK_ROWS, load_settings
-from bank_scoring.constants import BAND_NAMES, ESTIMATORS, PROMOTE_MODES
+from bank_scoring.constants import BAND_NAMES, DEFAULT_ESTIMATOR, ESTIMATORS, PROMOTE_MODES
 
 UCI_URL = "https://archive.ics.uci.edu/static/public/222/bank+marketing.zip"
 
@@ -133,7 +133,8 @@ def _model_commands(sub) -> None:
         "--estimator",
         choices=ESTIMATORS,
         default="auto",
-        help="'auto' (default) cross-validates every candidate on the training calls and keeps the best; or name one",
+        help="'auto' (default) judges every candidate on the latest training calls by same-day ranking and keeps "
+        f"{DEFAULT_ESTIMATOR} unless another is better beyond the noise; or name one",
     )
     p.add_argument("--window-start", type=date_arg, help="first call date to train on (YYYY-MM-DD)")
     p.add_argument("--window-end", type=date_arg, help="last call date to train on (YYYY-MM-DD)")

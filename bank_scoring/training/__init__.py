@@ -11,7 +11,13 @@ from bank_scoring.training.data import (
     parse_window_date,
     training_frame,
 )
-from bank_scoring.training.estimators import build_pipeline, fit_estimator, select_estimator, skip_repeated_encoding
+from bank_scoring.training.estimators import (
+    build_model,
+    build_pipeline,
+    fit_estimator,
+    select_estimator,
+    skip_repeated_encoding,
+)
 from bank_scoring.training.gate import Decision, decide, gate
 from bank_scoring.training.retrain import TrainResult, build_bundle, train_model
 
@@ -20,6 +26,7 @@ __all__ = [
     "Decision",
     "TrainResult",
     "build_bundle",
+    "build_model",
     "build_pipeline",
     "check_training_schema",
     "check_training_window",

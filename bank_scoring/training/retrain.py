@@ -21,6 +21,7 @@ from bank_scoring.features import FEATURES
 from bank_scoring.model_bundle import ModelBundle
 from bank_scoring.monitor import training_profile
 from bank_scoring.report import save_evaluation
+from bank_scoring.training.calibration import call_days, day_strings, in_time_scores
 from bank_scoring.training.data import (
     HOLDOUT_FRACTION,
     check_training_schema,
@@ -30,8 +31,8 @@ from bank_scoring.training.data import (
     parse_window,
     training_frame,
 )
-from bank_scoring.training.estimators import SELECTION_FOLDS, fit_estimator
-from bank_scoring.training.gate import decide
+from bank_scoring.training.estimators import fit_estimator
+from bank_scoring.training.gate import decide, recent_holdout
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +114,19 @@ def train_model(
 
     held = holdout_mask(rows["contact_id"])
     X_train, X_test, y_train, y_test = X[~held], X[held], y[~held], y[held]
+    days_test = call_days(X_test)
+    dates_test = day_strings(days_test)
+    recent = recent_holdout(days_test)
     algorithm, pipeline, notes = fit_estimator(estimator, X_train, y_train, seed)
     bundle = build_bundle(pipeline, X_train, seed)
-    scores = bundle.predict(X_test)
-    metrics = {**classification_metrics(y_test, scores), **notes}
+    scores = holdout_scores(bundle, X_test)
+    metrics = {**holdout_metrics(y_test, scores, dates_test, recent), **notes}
 
     current = registry.champion(engine)
     champion_scores = champion_metrics = None
     if current is not None:
-        champion_scores = registry.load_model(current).predict(X_test)
-        champion_metrics = classification_metrics(y_test, champion_scores)
+        champion_scores = holdout_scores(registry.load_model(current), X_test)
+        champion_metrics = holdout_metrics(y_test, champion_scores, dates_test, recent)
     decision = decide(
         promote,
         current.model_version if current else None,
@@ -131,12 +135,16 @@ def train_model(
         champion_scores,
         metrics["roc_auc"],
         champion_metrics["roc_auc"] if champion_metrics else None,
+        recent_dates=dates_test[recent] if recent is not None else None,
+        recent=recent,
     )
     if decision.bootstrap is not None:
         metrics["gate_bootstrap"] = {k: round(v, 5) for k, v in decision.bootstrap.items()}
     importance = _importance(pipeline, X_test, y_test, seed)
 
-    chosen = f" (chosen by {SELECTION_FOLDS}-fold CV among {', '.join(CANDIDATES)})" if "selection_cv" in notes else ""
+    chosen = (
+        f" (chosen among {', '.join(CANDIDATES)} by {notes['selection']['judged_on']})" if "selection" in notes else ""
+    )
     new = registry.NewVersion(
         algorithm=algorithm,
         params=params,
@@ -166,6 +174,7 @@ def train_model(
             champion_scores,
             current.model_version if current else None,
             importance,
+            days_test,
         )
         if decision.status == "champion":
             registry.promote_in(conn, version.model_version, decision.reason, actor)
@@ -183,6 +192,22 @@ def train_model(
         len(rows),
         champion_metrics,
     )
+
+
+def holdout_scores(bundle: ModelBundle, X: pd.DataFrame) -> np.ndarray:
+    """A version's probabilities for held-out calls at their own dates (``in_time_scores``)."""
+    return in_time_scores(bundle.pipeline, X[list(bundle.features)])
+
+
+def holdout_metrics(y: np.ndarray, scores: np.ndarray, dates: np.ndarray, recent: np.ndarray | None) -> dict:
+    """The held-out calls' figures, pooled and the list's; with ``recent`` (a mask), the same
+    over the most recent held-out calls, prefixed ``recent_``, where the gate judges."""
+    metrics = classification_metrics(y, scores, dates)
+    if recent is not None and len(np.unique(y[recent])) == 2:
+        part = classification_metrics(y[recent], scores[recent], dates[recent])
+        metrics.update({f"recent_{k}": v for k, v in part.items()})
+        metrics["recent_from"] = str(min(d for d in dates[recent] if d))
+    return metrics
 
 
 def _importance(pipeline, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, tuple[float, float]]:

@@ -34,6 +34,7 @@ sqlite3.register_adapter(dt.datetime, lambda d: d.isoformat(sep=" "))
 SCHEMA_FILES = (
     "load_batches.sql",
     "customers.sql",
+    "customer_history.sql",
     "customer_objections.sql",
     "customer_time_zones.sql",
     "users.sql",
@@ -51,6 +52,8 @@ SCHEMA_FILES = (
     "scoring_profiles.sql",
     "run_drift.sql",
     "call_outcomes.sql",
+    "harvested_calls.sql",
+    "customer_campaign_state.sql",
     "contact_state.sql",
     "lead_claims.sql",
     "lead_pool.sql",
@@ -60,7 +63,16 @@ SCHEMA_FILES = (
 )
 
 # PostgreSQL only, applied after the tables as whole scripts (function bodies hold semicolons).
-PG_FUNCTION_FILES = ("publish_customer_scores.sql", "lead_claim_helpers.sql", "lead_claim_functions.sql")
+PG_FUNCTION_FILES = (
+    "publish_customer_scores.sql",
+    "lead_claim_helpers.sql",
+    "lead_claim_functions.sql",
+    "customer_history_trigger_pg.sql",
+)
+
+# SQLite only: one trigger per file, each file a single statement run whole (a trigger body
+# holds semicolons, which split_sql would cut).
+SQLITE_TRIGGER_FILES = ("customer_history_trigger_sqlite.sql",)
 
 # The only SQL that differs between the two databases: a key the database assigns,
 # scratch tables that need no write-ahead log, and customer_scores partitioned by date
@@ -175,7 +187,18 @@ ADDED_COLUMNS = (
     ("call_outcomes", "propensity", "double precision"),
     ("call_outcomes", "callback_at", "timestamp"),
     ("lead_pool", "available_at", "timestamp"),
+    # Provenance of a training row harvested from an agent's call (bank_scoring/loop):
+    # the call, and the run, model version and rank that handed the lead out.
+    ("campaign_contacts", "call_outcome_id", "bigint"),
+    ("campaign_contacts", "run_id", "integer"),
+    ("campaign_contacts", "model_version", "integer"),
+    ("campaign_contacts", "lead_rank", "integer"),
 )
+
+
+# Training rows harvested from agents' calls (bank_scoring/loop/harvest.py) take
+# contact_id = HARVEST_ID_BASE + the call's id; loaded files number theirs below it.
+HARVEST_ID_BASE = 10**12
 
 
 class SchemaUpgradeError(ValueError):
@@ -226,6 +249,12 @@ def init_db(engine: Engine, contact_rules=None) -> list[str]:
                 conn.exec_driver_sql(f"alter table {table} add column {column} {kind}")
         for statement in statements:
             conn.exec_driver_sql(statement)
+        if dialect_of(engine) == "sqlite":
+            for name in SQLITE_TRIGGER_FILES:
+                body = "\n".join(
+                    line for line in (SQL_DIR / name).read_text().splitlines() if not line.lstrip().startswith("--")
+                )
+                conn.exec_driver_sql(body.strip())
         if dialect_of(engine) == "postgresql":
             for name in PG_FUNCTION_FILES:
                 script = (SQL_DIR / name).read_text()
@@ -270,11 +299,16 @@ def apply_roles(engine: Engine) -> None:
         conn.connection.driver_connection.execute(script)
 
 
-def next_id(conn: Connection, table: str, column: str) -> int:
-    """The next free key of a code-assigned id column (callers hold a transaction)."""
+def next_id(conn: Connection, table: str, column: str, below: int | None = None) -> int:
+    """The next free key of a code-assigned id column (callers hold a transaction).
+
+    ``below``: only keys under it count, so a range above it (the harvested calls' contact
+    ids, bank_scoring/loop/harvest.py) is left to its own writer.
+    """
     if not re.fullmatch(r"[a-z_]+", table + column):
         raise ValueError("table and column must be plain identifiers")
-    value = conn.execute(text(f"select coalesce(max({column}), 0) + 1 from {table}")).scalar_one()
+    where = f" where {column} < {int(below)}" if below is not None else ""
+    value = conn.execute(text(f"select coalesce(max({column}), 0) + 1 from {table}{where}")).scalar_one()
     return int(value)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from bank_scoring.db import file_sha256, next_id
+from bank_scoring.db import HARVEST_ID_BASE, file_sha256, next_id
 from bank_scoring.features import MONTHS
 from bank_scoring.validate import RANGES
 
@@ -274,7 +274,8 @@ def load_frame(engine: Engine, frame: pd.DataFrame, source_name: str, source_sha
             )
         batch_id = next_id(conn, "load_batches", "load_batch_id")
         first_customer = next_id(conn, "customers", "customer_id")
-        first_contact = next_id(conn, "campaign_contacts", "contact_id")
+        # Below the harvested calls' range (bank_scoring/loop/harvest.py), which has its own ids.
+        first_contact = next_id(conn, "campaign_contacts", "contact_id", below=HARVEST_ID_BASE)
         n = len(frame)
         conn.execute(
             text(

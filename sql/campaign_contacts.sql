@@ -25,7 +25,14 @@ create table if not exists campaign_contacts (
     previous_contacts integer not null,
     previous_outcome text not null,
     duration_seconds integer,
-    is_subscribed boolean not null
+    is_subscribed boolean not null,
+    -- A row harvested from an agent's call (bank_scoring/loop/harvest.py; its contact_id is
+    -- 10^12 + the call's id, above any loaded row's): the call, and the scoring run, model
+    -- version and rank that handed the lead out. Null for loaded rows.
+    call_outcome_id bigint,
+    run_id integer,
+    model_version integer,
+    lead_rank integer
 );
 
 create index if not exists campaign_contacts_contact_date on campaign_contacts (contact_date);

@@ -45,6 +45,12 @@ grant select, insert, delete on contact_policy_settings, lead_pool to bank_scori
 grant select, insert, update, delete on customer_time_zones to bank_scoring_pipeline;
 grant update (is_do_not_call, has_objected, time_zone) on customers to bank_scoring_pipeline;
 grant select on contact_state to bank_scoring_pipeline;
+-- The loop (bank_scoring/loop): the harvest writes training rows with their harvested_calls
+-- rows; the roll keeps the customers' campaign attributes current, which the trigger of
+-- sql/customer_history_trigger_pg.sql records in customer_history as the updater.
+grant select, insert on harvested_calls, customer_history to bank_scoring_pipeline;
+grant select, insert, update on customer_campaign_state to bank_scoring_pipeline;
+grant update (campaign, pdays, previous_contacts, previous_outcome, updated_at) on customers to bank_scoring_pipeline;
 grant select, update (status, closed_at) on lead_claims to bank_scoring_pipeline;
 grant usage on all sequences in schema public to bank_scoring_pipeline;
 -- Publish builds and swaps in the night's customer_scores partition through these

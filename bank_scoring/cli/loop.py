@@ -1,0 +1,67 @@
+"""``bank-scoring harvest``: agents' finished calls become training rows; customers' counts follow."""
+
+from __future__ import annotations
+
+import argparse
+
+from bank_scoring.cli.agents import _engine, _show, local_time_arg, to_utc
+
+
+def batch_arg(value: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {number}")
+    return number
+
+
+def add_commands(sub) -> None:
+    """Declare the loop's subcommands (imports nothing heavy)."""
+    p = sub.add_parser(
+        "harvest",
+        help="turn agents' finished calls into training rows, once each",
+        description="Turn the finished calls in call_outcomes into campaign_contacts rows, with the "
+        "customer's attributes as they were at each call and the run, model version and rank that chose "
+        "the lead: subscribed and declined are labels; no_answer and call_back wait until the customer "
+        "is reached or the campaign ends (then one row, not subscribed); do_not_call is not a label. "
+        "Each call is harvested once, however often this runs. Then counts the day's calls into the "
+        "customers' campaign, pdays, previous_contacts and previous_outcome (rolled over when a new "
+        "campaign starts), so tomorrow's scores see them.",
+    )
+    p.add_argument("--at", type=local_time_arg, help="act as if it were this local time (default: now)")
+    p.add_argument("--batch-size", type=batch_arg, default=1000, help="calls per transaction (default: 1000)")
+    p.add_argument("--no-roll", action="store_true", help="harvest only; leave the customers' attributes as they are")
+    p.add_argument("--json", action="store_true", help="JSON instead of text")
+    p.set_defaults(func=cmd_harvest)
+
+
+def cmd_harvest(args) -> int:
+    from bank_scoring.agents import policy
+    from bank_scoring.loop.harvest import harvest_calls
+    from bank_scoring.loop.roll import roll_customer_attributes
+
+    engine = _engine(args)
+    now = to_utc(engine, args.at)
+    found = harvest_calls(engine, now=now, batch_size=args.batch_size)
+    payload = {"harvest": found.as_dict()}
+    lines = [
+        f"harvested {found.calls_seen:,} call(s): {found.rows_added:,} training row(s) added "
+        f"({found.labelled:,} reached, {found.unreached:,} unreached at a campaign's end), "
+        f"{found.superseded:,} superseded by a later answer, {found.not_a_label:,} do-not-call, "
+        f"{found.pending:,} still waiting, {found.rejected:,} rejected",
+    ]
+    lines += [f"  call {call}: {reason}" for call, reason in found.rejects]
+    if not args.no_roll:
+        with engine.connect() as conn:
+            today = policy.local_now(policy.load_rules(conn), now).date()
+        rolled = roll_customer_attributes(engine, today, now=now)
+        payload["roll"] = {"day": today, **rolled.as_dict()}
+        lines.append(
+            f"customers: {rolled.calls_counted:,} call(s) counted up to {today}, {rolled.customers_updated:,} "
+            f"customer(s) updated, {rolled.rolled_over:,} campaign roll-over(s)"
+        )
+    _show(args, payload, "\n".join(lines))
+    return 0  # rejected calls are recorded with their reason and listed above

@@ -1,0 +1,6 @@
+"""Closing the loop: what agents record goes back into training and into tomorrow's features.
+
+- :mod:`bank_scoring.loop.harvest`: finished calls become campaign_contacts rows, each once,
+  with the customer's attributes as they were at the call.
+- :mod:`bank_scoring.loop.roll`: the customers' campaign attributes follow the calls.
+"""

@@ -33,6 +33,13 @@ MAX_CAMPAIGN_ATTEMPTS_ENV = "BANK_SCORING_MAX_CAMPAIGN_ATTEMPTS"
 CALLBACK_GRACE_ENV = "BANK_SCORING_CALLBACK_GRACE_MINUTES"
 LEASE_MINUTES_ENV = "BANK_SCORING_LEASE_MINUTES"
 MAX_OPEN_CLAIMS_ENV = "BANK_SCORING_MAX_OPEN_CLAIMS"
+# The control group and the exploration slice of each night's pool (bank_scoring/loop/control.py).
+CONTROL_SHARE_ENV = "BANK_SCORING_CONTROL_SHARE"
+EXPLORATION_SHARE_ENV = "BANK_SCORING_EXPLORATION_SHARE"
+DEFAULT_CONTROL_SHARE = 0.05  # of the eligible customers, never handed out
+DEFAULT_EXPLORATION_SHARE = 0.02  # of the list above the cut, drawn from below it
+RETRAIN_NEW_LABELS_ENV = "BANK_SCORING_RETRAIN_NEW_LABELS"
+DEFAULT_RETRAIN_NEW_LABELS = 500  # harvested labels since the last training that trigger a retrain
 
 # Customers read at a time: large enough that per-chunk overhead is small, small enough to
 # bound a worker's memory (docs/performance.md).
@@ -148,6 +155,31 @@ class Settings:
     nightly_schedule: str
     retry_delay_seconds: int
     contact_rules: ContactRules = ContactRules()
+    control_share: float = DEFAULT_CONTROL_SHARE
+    exploration_share: float = DEFAULT_EXPLORATION_SHARE
+    retrain_new_labels: int = DEFAULT_RETRAIN_NEW_LABELS
+
+
+def _share(name: str, raw: str | None, default: float) -> float:
+    """A share in [0, 0.5]: more than half the customers kept back or explored is a mistake."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number between 0 and 0.5, got {raw!r}") from None
+    if not 0 <= value <= 0.5:
+        raise ValueError(f"{name} must be between 0 and 0.5, got {raw}")
+    return value
+
+
+def selection_shares(environ: dict[str, str] | None = None) -> tuple[float, float]:
+    """(control share, exploration share) from $BANK_SCORING_CONTROL_SHARE and $BANK_SCORING_EXPLORATION_SHARE."""
+    env = os.environ if environ is None else environ
+    return (
+        _share(CONTROL_SHARE_ENV, env.get(CONTROL_SHARE_ENV), DEFAULT_CONTROL_SHARE),
+        _share(EXPLORATION_SHARE_ENV, env.get(EXPLORATION_SHARE_ENV), DEFAULT_EXPLORATION_SHARE),
+    )
 
 
 def _positive_int(name: str, raw: str | None, default: int) -> int:
@@ -180,8 +212,13 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
         reason_rows=_positive_int(REASON_ROWS_ENV, env.get(REASON_ROWS_ENV), DEFAULT_REASON_ROWS),
         retrain_schedule=env.get(RETRAIN_SCHEDULE_ENV) or DEFAULT_RETRAIN_SCHEDULE,
         nightly_schedule=env.get(NIGHTLY_SCHEDULE_ENV) or DEFAULT_NIGHTLY_SCHEDULE,
+        retrain_new_labels=_positive_int(
+            RETRAIN_NEW_LABELS_ENV, env.get(RETRAIN_NEW_LABELS_ENV), DEFAULT_RETRAIN_NEW_LABELS
+        ),
         retry_delay_seconds=_positive_int(RETRY_DELAY_ENV, env.get(RETRY_DELAY_ENV), 120),
         contact_rules=contact_rules_from(env),
+        control_share=selection_shares(env)[0],
+        exploration_share=selection_shares(env)[1],
     )
 
 

@@ -18,3 +18,6 @@ PROMOTE_MODES = ("if_better", "always", "never")
 
 # The Airflow Asset the retrain DAG updates when a champion is promoted.
 CHAMPION_ASSET_URI = "bank_scoring://model_versions/champion"
+# Updated by the nightly harvest when enough new labelled calls arrived since the last
+# training ($BANK_SCORING_RETRAIN_NEW_LABELS); the retrain DAG runs on it besides its week.
+LABELLED_ASSET_URI = "bank_scoring://campaign_contacts/labelled"

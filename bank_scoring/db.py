@@ -57,9 +57,11 @@ SCHEMA_FILES = (
     "contact_state.sql",
     "lead_claims.sql",
     "lead_pool.sql",
+    "lead_assignments.sql",
     "published_leads.sql",
     "agent_worklist.sql",
     "call_figures.sql",
+    "field_checks.sql",
 )
 
 # PostgreSQL only, applied after the tables as whole scripts (function bodies hold semicolons).
@@ -193,6 +195,12 @@ ADDED_COLUMNS = (
     ("campaign_contacts", "run_id", "integer"),
     ("campaign_contacts", "model_version", "integer"),
     ("campaign_contacts", "lead_rank", "integer"),
+    # How the lead was chosen (lead_assignments): 'list' (by rank, probability 1) or
+    # 'exploration' (drawn below the cut with this probability); training weighs by it.
+    ("campaign_contacts", "selection", "text"),
+    ("campaign_contacts", "selection_probability", "double precision"),
+    # The field check's alert on the run of the day it checked (bank_scoring/loop/field.py).
+    ("scoring_runs", "field_alert", "text"),
 )
 
 

@@ -87,6 +87,36 @@ def _pick(rng: np.random.Generator, table: dict[str, float], n: int) -> np.ndarr
     return keys[rng.choice(len(keys), size=n, p=p / p.sum())]
 
 
+def outcome_logit(
+    job, month, outcome, contact, housing, loan, has_default, balance, campaign, age, marital, education
+) -> np.ndarray:
+    """Log-odds that a call ends in a subscription: the generator's hidden outcome model.
+
+    ``campaign`` counts this campaign's contacts including the call (the UCI meaning). The
+    simulated call centre (bank_scoring/loop/simulate.py) answers its calls with it.
+    """
+    job, month, outcome, contact = (np.asarray(v, dtype=object) for v in (job, month, outcome, contact))
+    housing, loan, has_default = (np.asarray(v, dtype=bool) for v in (housing, loan, has_default))
+    balance, campaign, age = (np.asarray(v, dtype=float) for v in (balance, campaign, age))
+    marital, education = np.asarray(marital, dtype=object), np.asarray(education, dtype=object)
+    return (
+        -1.6
+        + np.vectorize(JOB_EFFECT.get)(job, 0.0)
+        + np.vectorize(MONTH_EFFECT.get)(month, 0.0)
+        + np.vectorize(OUTCOME_EFFECT.get)(outcome)
+        + np.vectorize(CONTACT_EFFECT.get)(contact)
+        - 0.75 * housing
+        - 0.45 * loan
+        - 0.3 * has_default
+        + 0.12 * np.log1p(np.maximum(balance, 0)) / 3
+        - 0.09 * (campaign - 1)
+        + 0.012 * np.maximum(age - 60, 0)
+        + 0.03 * np.maximum(25 - age, 0)
+        + np.where(marital == "single", 0.2, 0.0)
+        + np.where(education == "tertiary", 0.2, 0.0)
+    )
+
+
 def generate_calls(
     n: int, seed: int = 42, start: dt.date = dt.date(2008, 5, 5), end: dt.date = dt.date(2010, 11, 17)
 ) -> pd.DataFrame:
@@ -129,21 +159,8 @@ def generate_calls(
     day_of_month = (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
     years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
 
-    logit = (
-        -1.6
-        + np.vectorize(JOB_EFFECT.get)(job, 0.0)
-        + np.vectorize(MONTH_EFFECT.get)(month, 0.0)
-        + np.vectorize(OUTCOME_EFFECT.get)(outcome)
-        + np.vectorize(CONTACT_EFFECT.get)(contact)
-        - 0.75 * housing
-        - 0.45 * loan
-        - 0.3 * has_default
-        + 0.12 * np.log1p(np.maximum(balance, 0)) / 3
-        - 0.09 * (campaign - 1)
-        + 0.012 * np.maximum(age - 60, 0)
-        + 0.03 * np.maximum(25 - age, 0)
-        + np.where(marital == "single", 0.2, 0.0)
-        + np.where(education == "tertiary", 0.2, 0.0)
+    logit = outcome_logit(
+        job, month, outcome, contact, housing, loan, has_default, balance, campaign, age, marital, education
     )
     subscribed = rng.random(n) < 1 / (1 + np.exp(-logit))
     duration = np.round(rng.lognormal(5.2, 0.8, n) * np.where(subscribed, 2.2, 1.0)).astype(np.int64)

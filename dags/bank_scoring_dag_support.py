@@ -16,6 +16,15 @@ DEFAULT_ARGS = {
 }
 
 
+def labelled_asset():
+    """The Asset of new labelled calls: the nightly DAG updates it, the retrain DAG runs on it."""
+    from airflow.sdk import Asset
+
+    from bank_scoring.constants import LABELLED_ASSET_URI
+
+    return Asset(LABELLED_ASSET_URI, extra={"table": "campaign_contacts"})
+
+
 def bank_db_url() -> str:
     """The Airflow connection ``bank_scoring_db`` when defined, else BANK_SCORING_DB_URL."""
     from airflow.sdk import Connection

@@ -9,15 +9,25 @@ for the agents' worklist (`agent_worklist`).
   retried on its own without duplicating anything.
 * `publish` makes the whole run visible in one transaction; until then agents keep seeing
   the previous published run. Customers that cannot be scored go to `scoring_rejects`.
+* `harvest_calls` runs first (scoring starts even when it failed): agents' finished calls
+  become training rows and are counted into the customers' `campaign`, `pdays` and
+  `previous_*`, so tonight's scores see yesterday's calls. When the labels harvested since
+  the last training reach `BANK_SCORING_RETRAIN_NEW_LABELS` (default 500),
+  `announce_new_labels` emits an event on the Asset `bank_scoring://campaign_contacts/labelled`,
+  which also schedules the retrain.
+* `field_check` compares the previous day's subscriptions with the sum of the called leads'
+  propensities per band (`field_checks`) and sets an alert on that day's run when off.
 """
 
 from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from bank_scoring_dag_support import DEFAULT_ARGS, bank_engine
+from bank_scoring_dag_support import DEFAULT_ARGS, bank_engine, labelled_asset
 
 from bank_scoring.config import load_settings
+
+LABELLED_CALLS = labelled_asset()
 
 
 @dag(
@@ -48,7 +58,48 @@ from bank_scoring.config import load_settings
     },
 )
 def bank_scoring_nightly():
-    @task(multiple_outputs=True)
+    @task
+    def harvest_calls() -> dict:
+        """Turn finished calls into training rows (each once) and count them into the customers."""
+        from bank_scoring.loop.labels import nightly_harvest
+
+        found = nightly_harvest(bank_engine(), load_settings().retrain_new_labels)
+        print(
+            f"harvest: {found.harvest['rows_added']} training row(s) added; {found.new_labels} new label(s) "
+            f"since the last training (retrain at {found.threshold})"
+        )
+        return found.as_dict()
+
+    @task(outlets=[LABELLED_CALLS])
+    def announce_new_labels(harvested: dict, *, outlet_events=None) -> None:
+        """Emit an event on the labelled-calls Asset, only when enough new labels arrived."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if not harvested["retrain_due"]:
+            raise AirflowSkipException(
+                f"{harvested['new_labels']} new label(s) since the last training, below {harvested['threshold']}"
+            )
+        outlet_events[LABELLED_CALLS].extra = {
+            "new_labels": harvested["new_labels"],
+            "threshold": harvested["threshold"],
+        }
+
+    @task
+    def field_check(score_date: str) -> dict:
+        """The previous day's subscriptions against the model's expected, per band; alert when off."""
+        import datetime as dt
+
+        from bank_scoring.loop.field import field_check as check
+        from bank_scoring.loop.field import format_field_check
+
+        found = check(bank_engine(), dt.date.fromisoformat(score_date) - dt.timedelta(days=1))
+        print(format_field_check(found))
+        if found.alert:  # in the task log, and on that day's run for the figures
+            print(f"WARNING: {found.alert}")
+        return found.as_dict()
+
+    # all_done: a failed harvest is seen in Airflow, and the night is still scored.
+    @task(multiple_outputs=True, trigger_rule="all_done")
     def start_scoring_run(**context) -> dict:
         """Register the run with the champion model, checking its artifact before anything is written."""
         from bank_scoring.scoring import resolve_score_date, start_run
@@ -126,7 +177,11 @@ def bank_scoring_nightly():
             f"scoring run {scoring_run} for {score_date} failed; agents still see the previous published run"
         )
 
+    harvested = harvest_calls()
+    announce_new_labels(harvested)
     run = start_scoring_run()
+    harvested >> run
+    field_check(run["score_date"])
     counts = score_partition.expand(partition=plan_partitions(run["run_id"]))
     published = publish(run["run_id"], counts)
     published >> fail_run(run["run_id"], run["score_date"])

@@ -8,15 +8,17 @@ the version's HTML report (again, when the same rows gave an existing version).
 
 A promotion emits an event on the champion-model Asset (`bank_scoring.constants.CHAMPION_ASSET_URI`).
 
-Runs weekly (`BANK_SCORING_RETRAIN_SCHEDULE`, default Sundays 04:00 UTC) and whenever a
-data scientist triggers it with the Params below. The call's `duration` is never a feature.
+Runs weekly (`BANK_SCORING_RETRAIN_SCHEDULE`, default Sundays 04:00 UTC), whenever the
+nightly DAG announces enough new labelled calls since the last training (an event on the
+Asset `bank_scoring://campaign_contacts/labelled`; `BANK_SCORING_RETRAIN_NEW_LABELS`, default
+500), and whenever a data scientist triggers it with the Params below. The call's `duration` is never a feature.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
-from bank_scoring_dag_support import DEFAULT_ARGS, bank_engine
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from bank_scoring_dag_support import DEFAULT_ARGS, bank_engine, labelled_asset
 
 from bank_scoring.config import load_settings
 from bank_scoring.constants import CHAMPION_ASSET_URI, ESTIMATORS, PROMOTE_MODES
@@ -27,7 +29,11 @@ CHAMPION_MODEL = Asset(CHAMPION_ASSET_URI, extra={"table": "model_versions"})
 
 @dag(
     dag_id="bank_scoring_retrain",
-    schedule=load_settings().retrain_schedule,
+    # The week's cron, or the nightly harvest's event when enough new labels arrived.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(load_settings().retrain_schedule, timezone="UTC"),
+        assets=labelled_asset(),
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -32,7 +32,12 @@ create table if not exists campaign_contacts (
     call_outcome_id bigint,
     run_id integer,
     model_version integer,
-    lead_rank integer
+    lead_rank integer,
+    -- How the lead was chosen (sql/lead_assignments.sql): 'list' with probability 1, or
+    -- 'exploration' with the probability it had to be drawn. Null for loaded rows and for
+    -- calls made outside the list.
+    selection text,
+    selection_probability double precision
 );
 
 create index if not exists campaign_contacts_contact_date on campaign_contacts (contact_date);

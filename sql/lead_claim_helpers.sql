@@ -230,7 +230,9 @@ begin
                    sc.run_id, sc.score_date, sc.rank, sc.band, sc.propensity,
                    case when s.callback_agent = v_agent then 0 else 1 end as priority,
                    coalesce(c.time_zone, v_centre_time_zone) as zone,
-                   ({{contact_policy}}) as held_by
+                   ({{contact_policy}}) as held_by,
+                   exists (select 1 from lead_assignments as la where la.run_id = p_run
+                           and la.customer_id = s.customer_id and la.role = 'control') as is_control
             from (
                 select d.* from contact_state as d
                 where d.returns_at <= v_now and (d.returns_at, d.customer_id) > (v_after_at, v_after_id)
@@ -246,8 +248,8 @@ begin
             v_page := v_page + 1;
             v_after_at := v_row.returns_at;
             v_after_id := v_row.customer_id;
-            if v_row.rank is null then
-                continue;  -- not in tonight's night: it waits for one that has it
+            if v_row.rank is null or v_row.is_control then
+                continue;  -- not in tonight's night (it waits for one that has it), or control: never
             elsif v_row.held_by is null and v_row.callback_at is not null then
                 if not v_has_best then
                     v_best := v_row;
@@ -414,6 +416,8 @@ begin
             left join lead_claims as k on k.customer_id = p.customer_id and k.status = 'open'
             where p.customer_id = any(v_callable) and p.customer_id <> all(v_skip)
               and (p.available_at is null or p.available_at <= v_now) and s.returns_at is null
+              and not exists (select 1 from lead_assignments as la where la.run_id = p.run_id
+                              and la.customer_id = p.customer_id and la.role = 'control')
             order by p.run_id, p.rank
             limit 1
             for update of p skip locked;

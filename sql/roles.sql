@@ -41,7 +41,7 @@ grant select on call_outcomes, published_leads, agent_worklist to bank_scoring_p
 grant select, insert, update on users, api_tokens to bank_scoring_pipeline;
 grant select on call_figures to bank_scoring_pipeline;
 grant select, insert on campaigns, customer_objections to bank_scoring_pipeline;
-grant select, insert, delete on contact_policy_settings, lead_pool to bank_scoring_pipeline;
+grant select, insert, delete on contact_policy_settings, lead_pool, lead_assignments to bank_scoring_pipeline;
 grant select, insert, update, delete on customer_time_zones to bank_scoring_pipeline;
 grant update (is_do_not_call, has_objected, time_zone) on customers to bank_scoring_pipeline;
 grant select on contact_state to bank_scoring_pipeline;
@@ -50,6 +50,8 @@ grant select on contact_state to bank_scoring_pipeline;
 -- sql/customer_history_trigger_pg.sql records in customer_history as the updater.
 grant select, insert on harvested_calls, customer_history to bank_scoring_pipeline;
 grant select, insert, update on customer_campaign_state to bank_scoring_pipeline;
+-- The field check (bank_scoring/loop/field.py) replaces a day's rows when rerun.
+grant select, insert, delete on field_checks to bank_scoring_pipeline;
 grant update (campaign, pdays, previous_contacts, previous_outcome, updated_at) on customers to bank_scoring_pipeline;
 grant select, update (status, closed_at) on lead_claims to bank_scoring_pipeline;
 grant usage on all sequences in schema public to bank_scoring_pipeline;

@@ -16,7 +16,8 @@ create table if not exists scoring_runs (
     seconds double precision,
     error text,
     max_psi double precision,
-    drift_alert text
+    drift_alert text,
+    field_alert text
 );
 
 create index if not exists scoring_runs_score_date on scoring_runs (score_date, status);

@@ -17,7 +17,7 @@ from bank_scoring.evaluate import (
 from bank_scoring.features import MONTHS, feature_frame
 from bank_scoring.training import build_pipeline, gate, select_estimator
 from bank_scoring.training.backtest import backtest_metrics, per_period, rolling_origin
-from bank_scoring.training.calibration import RecentCalibrated, call_days
+from bank_scoring.training.calibration import RecentCalibrated, call_days, in_time_scores
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +82,30 @@ def test_day_bootstrap_observed_differences_and_intervals(days_of_calls):
     assert 0 < boot["same_day_auc_low"] <= boot["same_day_auc_diff"] <= boot["same_day_auc_high"]
 
 
-def test_the_gate_does_not_promote_a_model_that_only_knows_better_days(days_of_calls):
-    """Pooled AUC would promote it; tonight's list would be ordered exactly as before."""
+def test_the_gate_does_not_credit_knowing_better_days_as_better_ranking(days_of_calls):
+    """Pooled AUC calls a model that knows which days convert better the better ranker;
+    tonight's list would be ordered exactly as before, so the same-day gate does not."""
     y, customer, day_level, day = days_of_calls
     champion = 1 / (1 + np.exp(-(-1.5 + 0.8 * customer)))
-    knows_days = 1 / (1 + np.exp(-(day_level + 0.8 * customer)))
-    pooled_promotes, _, _ = gate(y, knows_days, champion)
-    assert pooled_promotes
+    knows_days = 1 / (1 + np.exp(-(day_level + 0.8 * customer)))  # and its percentages come true
+    pooled_promotes, pooled_why, _ = gate(y, knows_days, champion)
+    assert pooled_promotes and pooled_why.startswith("better: ROC AUC")
     promoted, why, boot = gate(y, knows_days, champion, call_dates=day.astype(str))
-    assert not promoted and why.startswith("not better beyond the noise: same-day AUC")
     assert boot["same_day_auc_diff"] == pytest.approx(0.0, abs=1e-12)
+    assert promoted and why.startswith("better calibrated")  # the level, not the order, is better
+    overshoots = 1 / (1 + np.exp(-(2.5 * day_level + 0.8 * customer + 1.5)))  # same order, wrong level
+    promoted, why, _ = gate(y, overshoots, champion, call_dates=day.astype(str))
+    assert not promoted and why.startswith("not better beyond the noise: same-day AUC +0.0000")
+
+
+def test_a_better_calibrated_challenger_that_ranks_worse_is_rejected(days_of_calls):
+    y, customer, day_level, day = days_of_calls
+    truth = 1 / (1 + np.exp(-(day_level + 0.8 * customer)))
+    champion = 1 / (1 + np.exp(-(-1.5 + 0.8 * customer)))
+    blurred = 1 / (1 + np.exp(-(day_level + 0.3 * customer + np.random.default_rng(2).normal(0, 0.8, len(y)))))
+    promoted, why, boot = gate(y, blurred, champion, call_dates=day.astype(str))
+    assert boot["same_day_auc_high"] < 0 and not promoted
+    assert gate(y, truth, truth, call_dates=day.astype(str))[0] is False  # a twin is never promoted
 
 
 def _dated_calls(n=4000, seed=3):
@@ -189,3 +203,17 @@ def test_selection_judges_candidates_on_the_latest_calls_by_same_day_ranking():
     best_undated, table_undated = select_estimator(X.assign(contact_year=np.nan), y, seed=0)
     assert table_undated["judged_on"].startswith("pooled ROC AUC")
     assert best_undated in table_undated
+
+
+def test_calls_are_scored_as_of_their_day_before_in_and_after_the_latest_period():
+    X, y, dates = _dated_calls()
+    past = (dates < pd.Timestamp("2010-11-01")).to_numpy()
+    model = RecentCalibrated(build_pipeline("logistic_regression", 0), window_days=60).fit(X[past], y[past])
+    raw = model.estimator_.predict_proba(X)[:, 1]
+    as_of = in_time_scores(model, X)
+    older = call_days(X) < model.calibration_from_
+    assert older.sum() > 1000 and (past & ~older).sum() >= 500  # the calibration calls are the latest of the past
+    assert np.array_equal(as_of[older], raw[older])  # before the latest period: the pipeline's own level
+    latest = ~older
+    assert np.allclose(as_of[latest], model.predict_proba(X[latest])[:, 1])  # the latest period and after: as tonight
+    assert not np.allclose(as_of[~past], raw[~past])

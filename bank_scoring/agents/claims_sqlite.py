@@ -109,6 +109,8 @@ def next_lead(engine: Engine, agent: str, now: dt.datetime) -> Lead | None:
                 "inner join customer_scores as sc on sc.customer_id = s.customer_id "
                 "and sc.score_date = :score_date and sc.run_id = :run "
                 f"where s.returns_at <= :now and ({held_by}) is null "
+                "and not exists (select 1 from lead_assignments as la where la.run_id = :run "
+                "and la.customer_id = s.customer_id and la.role = 'control') "
                 "order by case when s.callback_at is null then 2 when s.callback_agent = :agent then 0 else 1 end, "
                 "sc.rank limit 1"
             ),
@@ -122,7 +124,10 @@ def next_lead(engine: Engine, agent: str, now: dt.datetime) -> Lead | None:
                     "from lead_pool as p "
                     "inner join customers as c on p.customer_id = c.customer_id "
                     "left join contact_state as s on p.customer_id = s.customer_id "
-                    f"where ({held_by}) is null order by p.run_id, p.rank limit 1"
+                    f"where ({held_by}) is null "
+                    "and not exists (select 1 from lead_assignments as la where la.run_id = p.run_id "
+                    "and la.customer_id = p.customer_id and la.role = 'control') "
+                    "order by p.run_id, p.rank limit 1"
                 ),
                 params,
             ).first()

@@ -85,7 +85,18 @@ def day_figures(engine: Engine, day: dt.date) -> dict:
                 f"{total['subscriptions']} subscriptions against {total['expected_subscriptions']:.1f} expected "
                 f"(interval {max(low, 0):.1f}-{high:.1f}): the model's probabilities are off in the field"
             )
-    return {"day": day, "time_zone": zone, "by_band": by_band, "by_agent": by_agent, "total": total, "alert": flag}
+    from bank_scoring.loop.field import stored_field_check
+
+    return {
+        "day": day,
+        "time_zone": zone,
+        "by_band": by_band,
+        "by_agent": by_agent,
+        "total": total,
+        "alert": flag,
+        # The stored field check of the day (bank-scoring field-check, the nightly DAG), [] when not run.
+        "field_check": stored_field_check(engine, day),
+    }
 
 
 def format_figures(found: dict) -> str:
@@ -108,6 +119,16 @@ def format_figures(found: dict) -> str:
     )
     if found["alert"]:
         lines.append(f"ALERT: {found['alert']}")
+    off = [r for r in found.get("field_check", []) if r["is_off"]]
+    if found.get("field_check"):
+        lines.append(
+            "field check: "
+            + (
+                "OFF in " + ", ".join(f"{r['band']} ({r['actual']} vs {r['expected']:.1f} expected)" for r in off)
+                if off
+                else "the model's probabilities hold"
+            )
+        )
     return "\n".join(lines)
 
 

@@ -12,14 +12,30 @@ from bank_scoring.agents import policy
 log = logging.getLogger(__name__)
 
 
-def refill(engine: Engine, run_id: int, now: dt.datetime) -> int:
+def refill(
+    engine: Engine,
+    run_id: int,
+    now: dt.datetime,
+    control_share: float | None = None,
+    exploration_share: float | None = None,
+) -> int:
     """Replace the pool with run ``run_id``'s leads that the policy may let be called that night.
 
     Left out: do-not-call and objecting customers, subscribers of the current campaign,
     customers declined within the cool-down, and customers an agent holds or who wait in
     contact_state for a return (they come back through it). Both nights' leads are never
-    in the pool together: the swap is one transaction. Returns the pool's size.
+    in the pool together: the swap is one transaction. Then the control group leaves the
+    pool and the exploration slice joins the list (bank_scoring/loop/control.py; shares
+    from $BANK_SCORING_CONTROL_SHARE and $BANK_SCORING_EXPLORATION_SHARE unless given).
+    Returns the pool's size.
     """
+    from bank_scoring.config import selection_shares
+    from bank_scoring.loop import control
+
+    if control_share is None or exploration_share is None:
+        env_control, env_exploration = selection_shares()
+        control_share = env_control if control_share is None else control_share
+        exploration_share = env_exploration if exploration_share is None else exploration_share
     with engine.begin() as conn:
         rules = policy.load_rules(conn)
         policy.refresh_time_zones(conn, rules, now)
@@ -48,6 +64,15 @@ def refill(engine: Engine, run_id: int, now: dt.datetime) -> int:
                 "declined_since": now - dt.timedelta(days=rules.declined_days),
             },
         )
+        drawn = control.select(conn, run_id, score_date, control_share, exploration_share)
         size = conn.execute(text("select count(*) from lead_pool")).scalar_one()
-    log.info("run %s: %s leads in the pool", run_id, size)
+    log.info(
+        "run %s: %s leads in the pool; %s control customers kept out, %s exploration leads from below the cut "
+        "(probability %.4f)",
+        run_id,
+        size,
+        drawn.control,
+        drawn.explored,
+        drawn.probability,
+    )
     return int(size)

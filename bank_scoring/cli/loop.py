@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 from bank_scoring.cli.agents import _engine, _show, local_time_arg, to_utc
+
+
+def date_arg(value: str) -> dt.date:
+    """YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
 
 
 def batch_arg(value: str) -> int:
@@ -36,6 +45,18 @@ def add_commands(sub) -> None:
     p.add_argument("--no-roll", action="store_true", help="harvest only; leave the customers' attributes as they are")
     p.add_argument("--json", action="store_true", help="JSON instead of text")
     p.set_defaults(func=cmd_harvest)
+    p = sub.add_parser(
+        "field-check",
+        help="a day's subscriptions against the model's expected, per band, with an alert when off",
+        description="For the calls of a day that reached the customer (subscribed or declined), per band "
+        "and overall: actual subscriptions against the sum of the propensities the leads were handed out "
+        "with, and its interval (Poisson-binomial variance, family-wise 95%%). Stores the rows in "
+        "field_checks (a rerun replaces them) and an alert on the day's published run (field_alert) when "
+        "the model is off in the field.",
+    )
+    p.add_argument("--date", type=date_arg, help="YYYY-MM-DD, the centre's local day (default: yesterday)")
+    p.add_argument("--json", action="store_true", help="JSON instead of text")
+    p.set_defaults(func=cmd_field_check)
 
 
 def cmd_harvest(args) -> int:
@@ -65,3 +86,17 @@ def cmd_harvest(args) -> int:
         )
     _show(args, payload, "\n".join(lines))
     return 0  # rejected calls are recorded with their reason and listed above
+
+
+def cmd_field_check(args) -> int:
+    from bank_scoring.agents import policy
+    from bank_scoring.loop.field import field_check, format_field_check
+
+    engine = _engine(args)
+    day = args.date
+    if day is None:
+        with engine.connect() as conn:
+            day = policy.local_now(policy.load_rules(conn), to_utc(engine, None)).date() - dt.timedelta(days=1)
+    found = field_check(engine, day)
+    _show(args, {"field_check": found.as_dict()}, format_field_check(found))
+    return 0  # an alert is a finding, not a failure: it is on the run and in the figures

@@ -11,7 +11,7 @@ import argparse
 import datetime as dt
 
 from bank_scoring import __version__
-from bank_scoring.cli import agents, commands, loop
+from bank_scoring.cli import agents, commands, loop, simulate
 from bank_scoring.config import DEFAULT_CHUNK_ROWS, load_settings
 from bank_scoring.constants import BAND_NAMES, DEFAULT_ESTIMATOR, ESTIMATORS, PROMOTE_MODES
 
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scoring_commands(sub)
     agents.add_commands(sub, commands)
     loop.add_commands(sub)
+    simulate.add_commands(sub)
     return parser
 
 

@@ -85,6 +85,8 @@ class _Call:
     rank: int | None
     campaign: str  # the campaign its date falls in
     day: dt.date  # its date in the centre's time zone
+    selection: str | None = None  # 'list' or 'exploration' (lead_assignments); None outside the list
+    selection_probability: float | None = None
 
 
 def as_datetime(value) -> dt.datetime | None:
@@ -131,8 +133,10 @@ class Campaigns:
 def calls_where(conn, where: str, params: dict, rules, campaigns: Campaigns, limit: int | None = None) -> list[_Call]:
     rows = conn.execute(
         text(
-            "select call_outcome_id, customer_id, outcome, called_at, run_id, rank from call_outcomes "
-            f"where {where} order by call_outcome_id" + (f" limit {int(limit)}" if limit else "")
+            "select call_outcome_id, customer_id, outcome, called_at, run_id, rank, "
+            "(select a.selection_probability from lead_assignments as a where a.run_id = call_outcomes.run_id "
+            "and a.customer_id = call_outcomes.customer_id and a.role = 'exploration') as explored "
+            f"from call_outcomes where {where} order by call_outcome_id" + (f" limit {int(limit)}" if limit else "")
         ),
         params,
     ).all()
@@ -142,7 +146,16 @@ def calls_where(conn, where: str, params: dict, rules, campaigns: Campaigns, lim
         day = policy.local_now(rules, called).date()
         found.append(
             _Call(
-                int(r.call_outcome_id), int(r.customer_id), r.outcome, called, r.run_id, r.rank, campaigns.at(day), day
+                int(r.call_outcome_id),
+                int(r.customer_id),
+                r.outcome,
+                called,
+                r.run_id,
+                r.rank,
+                campaigns.at(day),
+                day,
+                None if r.run_id is None else ("list" if r.explored is None else "exploration"),
+                None if r.run_id is None else (1.0 if r.explored is None else float(r.explored)),
             )
         )
     return found
@@ -225,6 +238,8 @@ def _row(call: _Call, values: dict, label: bool, model_version) -> dict:
         "run_id": call.run_id,
         "model_version": model_version,
         "lead_rank": call.rank,
+        "selection": call.selection,
+        "selection_probability": call.selection_probability,
     }
 
 
@@ -241,6 +256,8 @@ _ROW_COLUMNS = (
     "run_id",
     "model_version",
     "lead_rank",
+    "selection",
+    "selection_probability",
 )
 
 

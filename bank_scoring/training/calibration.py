@@ -47,15 +47,21 @@ def day_strings(days: np.ndarray) -> np.ndarray:
     return dates.dt.strftime("%Y-%m-%d").where(dates.notna(), None).to_numpy(dtype=object)
 
 
-def recent_mask(days: np.ndarray, window_days: int, min_calls: int) -> np.ndarray:
+def recent_mask(days: np.ndarray, window_days: int, min_calls: int, max_calls: int | None = None) -> np.ndarray:
     """The calls of the last ``window_days`` before the latest call, widened to at least
-    ``min_calls`` of the latest calls."""
+    ``min_calls`` of the latest calls, and narrowed to the latest whole days holding at most
+    ``max_calls`` (never less than the latest day)."""
     known = ~np.isnan(days)
     latest = np.nanmax(days)
     mask = known & (days > latest - window_days)
     if mask.sum() < min(min_calls, known.sum()):
         cutoff = np.sort(days[known])[-min(min_calls, known.sum())]
         mask = known & (days >= cutoff)
+    if max_calls is not None and mask.sum() > max_calls:
+        values, counts = np.unique(days[mask], return_counts=True)
+        newest_first = np.cumsum(counts[::-1])
+        keep = max(1, int(np.searchsorted(newest_first, max_calls, side="right")))
+        mask &= days >= values[::-1][keep - 1]
     return mask
 
 
@@ -75,14 +81,28 @@ def fit_platt(scores: np.ndarray, y: np.ndarray, slope: bool) -> tuple[float, fl
     return (float(theta[0]), float(theta[1])) if slope else (1.0, float(theta[0]))
 
 
+def weight_params(estimator, sample_weight) -> dict:
+    """The fit keyword that carries row weights: ``model__sample_weight`` for a Pipeline whose
+    last step is named "model" (``<step>__sample_weight`` for another name),
+    ``sample_weight`` for a bare estimator; nothing without weights."""
+    if sample_weight is None:
+        return {}
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return {f"{steps[-1][0]}__sample_weight": sample_weight}
+    return {"sample_weight": sample_weight}
+
+
 class RecentCalibrated(ClassifierMixin, BaseEstimator):
     """A classifier whose probabilities are recalibrated on the latest labelled calls.
 
     ``estimator`` (a Pipeline) is fitted on all the calls it is given. The calibration,
     sigmoid(a * logit(p) + b), is fitted on the calls of the last ``window_days`` before
-    the latest call (at least ``min_calls`` of them), scored by a copy of the estimator
-    fitted on the earlier calls only (``cross_fit``, the honest way: those scores are
-    out of sample, as tonight's will be) or by the estimator itself. ``slope`` False
+    the latest call (at least ``min_calls`` of them; at most the latest whole days holding
+    ``max_calls``, so a busy centre's level follows its last week or two, not two months),
+    scored by a copy of the estimator fitted on the earlier calls only (``cross_fit``, the
+    honest way: those scores are out of sample, as tonight's will be) or by the estimator
+    itself. ``slope`` False
     fits only the shift b, which moves the level and keeps the spread. Calls of unknown
     date (a shuffled file) cannot be placed in time: then nothing is recalibrated.
 
@@ -90,34 +110,53 @@ class RecentCalibrated(ClassifierMixin, BaseEstimator):
     inside the training period are scored at their own level by ``in_time_scores``.
     """
 
-    def __init__(self, estimator, window_days: int = 60, min_calls: int = 500, slope: bool = True, cross_fit=True):
+    def __init__(
+        self,
+        estimator,
+        window_days: int = 60,
+        min_calls: int = 500,
+        max_calls: int = 5000,
+        slope: bool = True,
+        cross_fit: bool = True,
+    ):
         self.estimator = estimator
         self.window_days = window_days
         self.min_calls = min_calls
+        self.max_calls = max_calls
         self.slope = slope
         self.cross_fit = cross_fit
 
-    def fit(self, X: pd.DataFrame, y):
+    def fit(self, X: pd.DataFrame, y, sample_weight=None):
+        """Fit; ``sample_weight`` (one per row, or None) goes to both inner fits' last step.
+
+        The recalibration itself stays unweighted: it is fitted on the latest calls.
+        """
         y = np.asarray(y, dtype=int)
-        self.estimator_ = clone(self.estimator).fit(X, y)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.estimator_ = clone(self.estimator).fit(X, y, **weight_params(self.estimator, weights))
         self.classes_ = self.estimator_.classes_
         self.calibration_ = (1.0, 0.0)
         self.calibration_calls_ = 0
         self.calibration_error_ = None  # (before, after) on the calibration calls
+        self.calibration_from_ = None  # the first day (number) of the calibration calls
         days = call_days(X)
+        self.last_day_ = float(np.nanmax(days)) if not np.isnan(days).all() else np.nan
         if np.isnan(days).all():
             return self
-        recent = recent_mask(days, self.window_days, self.min_calls)
+        recent = recent_mask(days, self.window_days, self.min_calls, self.max_calls)
         earlier = ~recent
         if recent.sum() == 0 or len(np.unique(y[recent])) < 2:
             return self
         if self.cross_fit and len(np.unique(y[earlier])) == 2:
-            scorer = clone(self.estimator).fit(X[earlier], y[earlier])
+            scorer = clone(self.estimator).fit(
+                X[earlier], y[earlier], **weight_params(self.estimator, None if weights is None else weights[earlier])
+            )
         else:
             scorer = self.estimator_
         raw = scorer.predict_proba(X[recent])[:, 1]
         self.calibration_ = fit_platt(raw, y[recent], self.slope)
         self.calibration_calls_ = int(recent.sum())
+        self.calibration_from_ = float(np.nanmin(days[recent]))
         self.calibration_error_ = (
             expected_calibration_error(y[recent], raw),
             expected_calibration_error(y[recent], self._recalibrate(raw)),
@@ -137,9 +176,23 @@ class RecentCalibrated(ClassifierMixin, BaseEstimator):
 
 
 def in_time_scores(model, X: pd.DataFrame) -> np.ndarray:
-    """Probabilities for calls at their own dates, inside the training period: without the
-    recalibration, which corrects what a model gets wrong about calls *after* its training
-    calls (tonight's). The fixed holdout is judged on these; ranking is the same either way.
+    """Each call scored as the model would have scored it on its day: calls before the
+    latest period (the calibration calls' first day) at the pipeline's own level; calls
+    from then on, and after the training calls (as tonight's are), recalibrated.
+
+    The recalibration sets the level of the latest period; the older calls had their own
+    levels, which the pipeline's date columns carry. A pipeline fitted with weights (the
+    exploration rows) is at the weighted population's level, which the recalibration brings
+    back to the calls' own. The holdout and the gate are judged on these; the order within
+    a day is the same either way.
     """
-    inner = model.estimator_ if isinstance(model, RecentCalibrated) else model
-    return inner.predict_proba(X)[:, 1]
+    if not isinstance(model, RecentCalibrated):
+        return model.predict_proba(X)[:, 1]
+    raw = model.estimator_.predict_proba(X)[:, 1]
+    start = getattr(model, "calibration_from_", None)
+    if start is None or not model.calibration_calls_:
+        return raw
+    latest = call_days(X) >= start
+    out = raw.copy()
+    out[latest] = model._recalibrate(raw[latest])
+    return out

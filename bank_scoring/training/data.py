@@ -16,6 +16,8 @@ from bank_scoring.validate import TrainingDataError, check_training_counts, chec
 HOLDOUT_FRACTION = 0.2
 # The columns a training row is read with, and fingerprinted on.
 TRAINING_COLUMNS = ("contact_id", "contact_date", "contact_month", "contact_day", *CUSTOMER_ATTRIBUTES, "is_subscribed")
+# How a harvested row's lead was chosen; read when present, they weigh the row (training_weights).
+SELECTION_COLUMNS = ("selection", "selection_probability")
 
 
 def parse_window_date(name: str, value) -> dt.date | None:
@@ -99,7 +101,8 @@ def load_training_rows(
     With a window, calls whose date is unknown (a shuffled sample) cannot be placed in it
     and are left out.
     """
-    columns = ", ".join(TRAINING_COLUMNS)
+    present = {c["name"] for c in inspect(engine).get_columns("campaign_contacts")}
+    columns = ", ".join(TRAINING_COLUMNS + tuple(c for c in SELECTION_COLUMNS if c in present))
     where, params = _window_clause(window_start, window_end)
     with engine.connect() as conn:
         return pd.read_sql_query(
@@ -116,10 +119,41 @@ def training_frame(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return X, labels.astype(bool).astype(int).to_numpy()
 
 
+def training_weights(rows: pd.DataFrame) -> np.ndarray | None:
+    """Each row's weight: 1/selection_probability for a harvested exploration row, 1 for the
+    others, scaled to average 1; None when no row is an exploration row (an unweighted fit).
+
+    Inverse probability weighting: an exploration lead stands for the customers below the
+    cut who were not drawn, so the fit sees the part of the population the list never calls
+    at its true size (Horvitz-Thompson). docs/agents.md, "Control group and exploration".
+    """
+    if "selection" not in rows or "selection_probability" not in rows:
+        return None
+    explored = (rows["selection"] == "exploration").to_numpy()
+    if not explored.any():
+        return None
+    probability = pd.to_numeric(rows["selection_probability"], errors="coerce").to_numpy(dtype=float)
+    bad = explored & ~((probability > 0) & (probability <= 1))
+    if bad.any():
+        raise TrainingDataError(
+            f"{int(bad.sum())} exploration row(s) without a selection probability in (0, 1], e.g. contact_id "
+            f"{int(rows['contact_id'].to_numpy()[bad][0])}"
+        )
+    weights = np.ones(len(rows))
+    weights[explored] = 1.0 / probability[explored]
+    return weights / weights.mean()
+
+
 def fingerprint(frame: pd.DataFrame) -> str:
-    """sha256 of the training rows (ids, attributes, labels) in id order."""
+    """sha256 of the training rows (ids, attributes, labels) in id order, and their weights
+    when some are weighted (unweighted rows hash as they always did)."""
     ordered = frame.sort_values("contact_id")
-    hashed = pd.util.hash_pandas_object(ordered[list(TRAINING_COLUMNS)].astype(str), index=False)
+    columns = list(TRAINING_COLUMNS)
+    weights = training_weights(ordered)
+    if weights is not None:
+        ordered = ordered.assign(training_weight=np.round(weights, 12))
+        columns.append("training_weight")
+    hashed = pd.util.hash_pandas_object(ordered[columns].astype(str), index=False)
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
 
 

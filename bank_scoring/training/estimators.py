@@ -231,12 +231,15 @@ def _round(value) -> float | None:
     return None if np.isnan(value) else round(value, 5)
 
 
-def fit_estimator(estimator: str, X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[str, Pipeline, dict]:
+def fit_estimator(
+    estimator: str, X: pd.DataFrame, y: np.ndarray, seed: int, sample_weight: np.ndarray | None = None
+) -> tuple[str, Pipeline, dict]:
     """Fit the named estimator, or the best on the most recent calls for "auto".
 
     Returns the algorithm fitted, the model (``build_model``), and what the fit adds to
     the metrics: its time, the latest calls' calibration, and the candidates' table when
-    chosen.
+    chosen. ``sample_weight`` (None: every row 1) weighs the final fit's rows; "auto"
+    chooses the estimator unweighted.
     """
     notes: dict = {}
     algorithm = estimator
@@ -244,7 +247,11 @@ def fit_estimator(estimator: str, X: pd.DataFrame, y: np.ndarray, seed: int) -> 
         algorithm, notes["selection"] = select_estimator(X, y, seed)
     pipeline = build_model(algorithm, seed)
     started = time.perf_counter()
-    pipeline.fit(X, y)
+    if sample_weight is None:
+        pipeline.fit(X, y)
+    else:
+        pipeline.fit(X, y, sample_weight=sample_weight)
+        notes["weighted_rows"] = int(np.sum(np.asarray(sample_weight) != 1.0))
     notes["fit_seconds"] = round(time.perf_counter() - started, 3)
     slope, shift = pipeline.calibration_
     notes["calibration"] = {"slope": round(slope, 4), "shift": round(shift, 4), "calls": pipeline.calibration_calls_}

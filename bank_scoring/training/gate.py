@@ -62,12 +62,16 @@ def enough_days(y, call_dates) -> bool:
 
 
 def same_day_gate(y_recent, challenger, champion, call_dates) -> tuple[bool, str, dict]:
-    """Promote only when the challenger orders same-day calls better beyond the noise.
+    """Promote when the challenger orders same-day calls better beyond the noise, or is
+    better calibrated beyond the noise without ordering them worse.
 
-    Better: the lower bound of the 95% day-resampled interval of (challenger - champion)
-    same-day AUC is above zero. Not worse calibrated: the calibration-error difference's
-    interval reaches zero or below, and the challenger's own ECE on these calls is within
-    RECENT_CALIBRATION_LIMIT.
+    Better ordered: the lower bound of the 95% day-resampled interval of (challenger -
+    champion) same-day AUC is above zero; then it must not be worse calibrated (the
+    calibration-error difference's interval reaches zero or below) and its own ECE on these
+    calls must be within RECENT_CALIBRATION_LIMIT. Better calibrated: the whole interval of
+    the calibration-error difference is below zero and the same-day AUC interval reaches
+    zero or above. The second way lets a retrain that learnt a new level (the base rate
+    moved, the order did not) replace a champion whose percentages no longer come true.
     """
     boot = paired_day_bootstrap(y_recent, challenger, champion, call_dates, resamples=BOOTSTRAP_RESAMPLES)
     days = int(boot["days"])
@@ -80,11 +84,13 @@ def same_day_gate(y_recent, challenger, champion, call_dates) -> tuple[bool, str
         f"calibration error {boot['expected_calibration_error_diff']:+.4f} (95% CI "
         f"{boot['expected_calibration_error_low']:+.4f} to {boot['expected_calibration_error_high']:+.4f})"
     )
-    if not boot["same_day_auc_low"] > 0:
-        return False, f"not better beyond the noise: {auc}", boot
-    if boot["expected_calibration_error_low"] > 0 or ece_new > RECENT_CALIBRATION_LIMIT:
-        return False, f"better ranked ({auc}) but worse calibrated: {ece}, ECE {ece_new:.4f}", boot
-    return True, f"better: {auc}; {ece}", boot
+    if boot["same_day_auc_low"] > 0:
+        if boot["expected_calibration_error_low"] > 0 or ece_new > RECENT_CALIBRATION_LIMIT:
+            return False, f"better ranked ({auc}) but worse calibrated: {ece}, ECE {ece_new:.4f}", boot
+        return True, f"better: {auc}; {ece}", boot
+    if boot["expected_calibration_error_high"] < 0 and boot["same_day_auc_high"] >= 0:
+        return True, f"better calibrated: {ece}, ECE {ece_new:.4f}; not worse ranked: {auc}", boot
+    return False, f"not better beyond the noise: {auc}; {ece}", boot
 
 
 def pooled_gate(y_holdout, challenger, champion) -> tuple[bool, str, dict]:

@@ -30,6 +30,7 @@ from bank_scoring.training.data import (
     load_training_rows,
     parse_window,
     training_frame,
+    training_weights,
 )
 from bank_scoring.training.estimators import fit_estimator
 from bank_scoring.training.gate import decide, recent_holdout
@@ -117,7 +118,10 @@ def train_model(
     days_test = call_days(X_test)
     dates_test = day_strings(days_test)
     recent = recent_holdout(days_test)
-    algorithm, pipeline, notes = fit_estimator(estimator, X_train, y_train, seed)
+    weights = training_weights(rows)
+    algorithm, pipeline, notes = fit_estimator(
+        estimator, X_train, y_train, seed, sample_weight=None if weights is None else weights[~held]
+    )
     bundle = build_bundle(pipeline, X_train, seed)
     scores = holdout_scores(bundle, X_test)
     metrics = {**holdout_metrics(y_test, scores, dates_test, recent), **notes}

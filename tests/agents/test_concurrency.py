@@ -196,14 +196,18 @@ def test_sixteen_agents_at_once_never_share_a_lead_or_a_call(pg_night, night_pg_
     )
 
     # The best leads went first: every customer of the night ranked above the worst one handed
-    # out was handed out too, unless the policy holds them (flagged or objecting).
+    # out was handed out too, unless the policy holds them (flagged or objecting) or they are
+    # the control group, which is never handed out.
     worst = rows(pg_night, "select max(rank) from lead_claims where run_id = :r", r=run_id)[0][0]
+    control = "select customer_id from lead_assignments where run_id = :r and role = 'control'"
     passed_over = rows(
         pg_night,
         "select sc.customer_id from customer_scores as sc join customers as c on c.customer_id = sc.customer_id "
         "where sc.run_id = :r and sc.rank <= :worst and not c.is_do_not_call and not c.has_objected "
-        "and not exists (select 1 from lead_claims as k where k.customer_id = sc.customer_id)",
+        "and not exists (select 1 from lead_claims as k where k.customer_id = sc.customer_id) "
+        f"and sc.customer_id not in ({control})",
         r=run_id,
         worst=worst,
     )
     assert passed_over == []
+    assert rows(pg_night, f"select claim_id from lead_claims where customer_id in ({control})", r=run_id) == []

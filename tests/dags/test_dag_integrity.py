@@ -39,10 +39,19 @@ def test_schedules_and_params(dagbag):
     nightly, retrain = dagbag.get_dag("bank_scoring_nightly"), dagbag.get_dag("bank_scoring_retrain")
     settings = load_settings()
     assert nightly.timetable.expression == "0 2 * * *" == settings.nightly_schedule
-    assert retrain.timetable.expression == settings.retrain_schedule
+    # Weekly, or when the nightly harvest announces enough new labelled calls (issue 19).
+    assert retrain.timetable.timetable.expression == settings.retrain_schedule
+    assert retrain.timetable.asset_condition.uri == "bank_scoring://campaign_contacts/labelled"
     assert set(retrain.params) == {"estimator", "window_start", "window_end", "seed", "promote"}
     assert set(nightly.params) == {"score_date", "partitions"}
-    assert [t.task_id for t in nightly.topological_sort()][:2] == ["start_scoring_run", "plan_partitions"]
+    # The harvest comes first: tonight's scores see yesterday's calls.
+    assert nightly.get_task("start_scoring_run").upstream_task_ids == {"harvest_calls"}
+    assert nightly.get_task("plan_partitions").upstream_task_ids == {"start_scoring_run"}
+    assert [o.uri for o in nightly.get_task("announce_new_labels").outlets] == [
+        "bank_scoring://campaign_contacts/labelled"
+    ]
+    assert nightly.get_task("announce_new_labels").upstream_task_ids == {"harvest_calls"}
+    assert nightly.get_task("field_check").upstream_task_ids == {"start_scoring_run"}
     assert [o.uri for o in retrain.get_task("announce_champion").outlets] == ["bank_scoring://model_versions/champion"]
     # The report is its own step after training, beside the announcement (a report failure does not hide it).
     assert retrain.get_task("write_report").upstream_task_ids == {"train_and_register"}

@@ -80,3 +80,37 @@ def test_tampered_model_fails_the_night_loudly_and_keeps_the_last_scores(trained
     assert count(engine, "select max(run_id) from agent_worklist") == published.run_id
     assert count(engine, "select count(*) from customer_scores where score_date = '2026-11-28'") == 0
     engine.dispose()
+
+
+def test_nightly_harvests_announces_new_labels_and_checks_the_field(
+    night_sqlite_template, model_dir, tmp_path, dags_test
+):
+    """Issue 19: yesterday's calls become training rows before scoring; the Asset event and the field check."""
+    from support import DAY, at, copy_template
+
+    from bank_scoring.agents.claims import record_outcome
+
+    url = copy_template(night_sqlite_template, model_dir, tmp_path / "bank.db")
+    engine = make_db_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("insert into campaigns (campaign_name, starts_on, ends_on) values ('autumn', :s, :e)"),
+            {"s": DAY - dt.timedelta(days=10), "e": DAY + dt.timedelta(days=30)},
+        )
+        conn.execute(text("update model_versions set created_at = :t"), {"t": at(6)})
+        ids = [r[0] for r in conn.execute(text("select customer_id from customers order by customer_id limit 12"))]
+    for i, customer in enumerate(ids):
+        record_outcome(engine, "tess", customer, "subscribed" if i % 2 else "declined", at(10, i))
+    env = {**airflow_env(url, model_dir, False), "BANK_SCORING_RETRAIN_NEW_LABELS": "10"}
+
+    night = dags_test("bank_scoring_nightly", (DAY + dt.timedelta(days=1)).isoformat(), env)
+    log = night.log.read_text()
+    assert night.returncode == 0, log[-4000:]
+    assert "12 new label(s) since the last training (retrain at 10)" in log
+    assert count(engine, "select count(*) from campaign_contacts where call_outcome_id is not null") == 12
+    # The field check of DAY ran (the team lead's calls had no handed-out lead: nothing to judge).
+    assert "field check of 2026-11-28" in log
+    assert count(engine, "select count(*) from field_checks where check_day = :d and band = 'all'", d=DAY) == 1
+    assert count(engine, "select calls from field_checks where check_day = :d and band = 'all'", d=DAY) == 0
+    assert count(engine, "select count(*) from customer_scores where score_date = :d", d=DAY + dt.timedelta(days=1))
+    engine.dispose()

@@ -34,6 +34,10 @@ SPLICED_OK = {
     "rule",
     "_CUSTOMER",
     "_SETTINGS_COLUMNS",
+    "_ROW_COLUMNS",  # the harvest's training-row columns, a code constant
+    "marks",  # bind-parameter placeholders (":c0, :c1, ...") generated in code
+    "limit",  # spliced only as int(limit)
+    "int",
 }
 
 

@@ -161,7 +161,10 @@ def test_pipeline_scores_and_publishes_but_cannot_rewrite_history_or_schema(user
     with pg_ready.connect() as conn:
         pooled = conn.execute(text("select count(*) from lead_pool where run_id = :r"), {"r": run.run_id}).scalar()
         best = conn.execute(text("select customer_id from lead_pool order by rank limit 1")).scalar()
-    assert pooled > 2900
+        control = conn.execute(
+            text("select count(*) from lead_assignments where run_id = :r and role = 'control'"), {"r": run.run_id}
+        ).scalar()
+    assert 0 < control < 300 and pooled + control == 3000  # the control group is never in the pool
     set_time_zone(pipeline, best, "Europe/Madrid")
     object_to_marketing(pipeline, best, "letter to the branch", "branch", dt.datetime(2026, 11, 28, 10))
     refused(

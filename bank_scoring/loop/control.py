@@ -1,0 +1,183 @@
+"""The control group and the exploration slice of each night's pool (issue 19, item 3).
+
+*Control.* A customer is control when a stable hash of their id (salted) falls below the
+control share: the same customers stay control night after night (a persistent group, so
+their outcomes measure what calling adds), whatever the date or the ranking. Tonight's
+eligible control customers are logged in ``lead_assignments`` and taken out of the pool;
+the claims check the log as well, so they are never handed out on either database.
+
+*Exploration.* The list is the pool's leads above the cut, the leads of the top band
+(``LIST_BANDS``, the best 10% of the scored customers). ``round(exploration_share x list
+size)`` customers are drawn uniformly, without replacement, from the eligible,
+non-control customers below the cut, with a generator seeded by the score date (the same
+night draws the same customers); each had probability ``draws / eligible below the cut``.
+They are put into the list at even spacing: each takes the pool rank of the control
+customer nearest its place, a rank nobody else in the pool has (the pool's order is
+(run_id, rank) on both databases, and the PostgreSQL claim functions page through it by
+that key). So the list can hold as many exploration leads as it has control customers;
+with the defaults (5% control, 2% exploration) it has about 2.5 times as many.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+from sqlalchemy import Connection, text
+
+from bank_scoring.config import DEFAULT_CONTROL_SHARE, DEFAULT_EXPLORATION_SHARE
+from bank_scoring.db import as_date
+
+LIST_BANDS = ("A",)  # the bands above the cut
+CONTROL_SALT = "bank-scoring control group v1"  # changing it draws a new control group
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """What one night's draw did."""
+
+    run_id: int
+    eligible: int
+    control: int
+    list_size: int
+    below_cut: int
+    explored: int
+    probability: float
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a stable, well-mixed 64-bit hash of each value."""
+    with np.errstate(over="ignore"):
+        x = x.astype(np.uint64)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def control_mask(customer_ids, share: float = DEFAULT_CONTROL_SHARE, salt: str = CONTROL_SALT) -> np.ndarray:
+    """True for the customers of the persistent control group (the same ids give the same answer)."""
+    ids = np.asarray(customer_ids, dtype=np.int64).astype(np.uint64)
+    key = np.uint64(int.from_bytes(hashlib.sha256(salt.encode()).digest()[:8], "big"))
+    with np.errstate(over="ignore"):
+        uniform = (_mix64(ids ^ key) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return uniform < share
+
+
+def night_seed(score_date) -> int:
+    """The exploration draw's seed: the score date, so a night's draw can be repeated."""
+    return int(as_date(score_date).strftime("%Y%m%d"))
+
+
+def even_slots(free_ranks: list[int], wanted: int, list_end: int) -> list[int]:
+    """``wanted`` of ``free_ranks``, each the free rank nearest an evenly spaced place in the list."""
+    free = sorted(free_ranks)
+    chosen: list[int] = []
+    for i in range(1, min(wanted, len(free)) + 1):
+        target = list_end * i / (wanted + 1)
+        best = min(free, key=lambda r: (abs(r - target), r))
+        chosen.append(best)
+        free.remove(best)
+    return sorted(chosen)
+
+
+def select(
+    conn: Connection,
+    run_id: int,
+    score_date,
+    control_share: float = DEFAULT_CONTROL_SHARE,
+    exploration_share: float = DEFAULT_EXPLORATION_SHARE,
+) -> Selection:
+    """Draw tonight's control group and exploration slice from the freshly filled pool.
+
+    Runs in the refill's transaction, after the pool holds the run's eligible leads.
+    """
+    conn.execute(text("delete from lead_assignments where run_id = :r"), {"r": run_id})
+    rows = conn.execute(
+        text("select customer_id, rank, band from lead_pool where run_id = :r order by rank"), {"r": run_id}
+    ).all()
+    ids = np.array([r.customer_id for r in rows], dtype=np.int64)
+    ranks = np.array([r.rank for r in rows], dtype=np.int64)
+    listed = np.array([r.band in LIST_BANDS for r in rows], dtype=bool)
+    control = control_mask(ids, control_share) if len(rows) else np.zeros(0, dtype=bool)
+    log_rows = [
+        {"r": run_id, "c": int(c), "role": "control", "k": int(k), "pk": None, "p": float(control_share)}
+        for c, k in zip(ids[control], ranks[control], strict=True)
+    ]
+    in_list = listed & ~control
+    below = ~listed & ~control
+    list_end = int(ranks[listed].max()) if listed.any() else 0
+    free = [int(k) for k in ranks[control & listed]]
+    wanted = int(round(exploration_share * int(in_list.sum())))
+    slots = even_slots(free, min(wanted, int(below.sum())), list_end)
+    probability = len(slots) / int(below.sum()) if below.any() else 0.0
+    explored = 0
+    if slots:
+        rng = np.random.default_rng(night_seed(score_date))
+        picks = np.sort(rng.choice(np.flatnonzero(below), size=len(slots), replace=False))
+        # Best scored of the draw first: the order within the slice does not change who is drawn.
+        for index, slot in zip(picks, slots, strict=True):
+            log_rows.append(
+                {
+                    "r": run_id,
+                    "c": int(ids[index]),
+                    "role": "exploration",
+                    "k": int(ranks[index]),
+                    "pk": slot,
+                    "p": probability,
+                }
+            )
+        explored = len(slots)
+    if log_rows:
+        conn.execute(
+            text(
+                "insert into lead_assignments (run_id, customer_id, role, score_rank, pool_rank, "
+                "selection_probability) values (:r, :c, :role, :k, :pk, :p)"
+            ),
+            log_rows,
+        )
+    conn.execute(
+        text(
+            "delete from lead_pool where run_id = :r and customer_id in "
+            "(select customer_id from lead_assignments where run_id = :r and role = 'control')"
+        ),
+        {"r": run_id},
+    )
+    if explored:
+        # Move each drawn lead to its slot: delete its row at its score rank, insert it at the slot.
+        conn.execute(
+            text(
+                "delete from lead_pool where run_id = :r and customer_id in "
+                "(select customer_id from lead_assignments where run_id = :r and role = 'exploration')"
+            ),
+            {"r": run_id},
+        )
+        conn.execute(
+            text(
+                "insert into lead_pool (run_id, score_date, rank, customer_id, band, propensity) "
+                "select sc.run_id, sc.score_date, a.pool_rank, sc.customer_id, sc.band, sc.propensity "
+                "from lead_assignments as a inner join customer_scores as sc "
+                "on sc.run_id = a.run_id and sc.customer_id = a.customer_id and sc.score_date = :d "
+                "where a.run_id = :r and a.role = 'exploration'"
+            ),
+            {"r": run_id, "d": as_date(score_date)},
+        )
+    return Selection(
+        run_id,
+        len(rows),
+        int(control.sum()),
+        int(in_list.sum()),
+        int(below.sum()),
+        explored,
+        probability,
+    )
+
+
+def is_control(conn: Connection, run_id: int, customer_id: int) -> bool:
+    return (
+        conn.execute(
+            text("select 1 from lead_assignments where run_id = :r and customer_id = :c and role = 'control'"),
+            {"r": run_id, "c": customer_id},
+        ).first()
+        is not None
+    )

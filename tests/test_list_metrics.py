@@ -214,6 +214,7 @@ def test_calls_are_scored_as_of_their_day_before_in_and_after_the_latest_period(
     older = call_days(X) < model.calibration_from_
     assert older.sum() > 1000 and (past & ~older).sum() >= 500  # the calibration calls are the latest of the past
     assert np.array_equal(as_of[older], raw[older])  # before the latest period: the pipeline's own level
-    latest = ~older
-    assert np.allclose(as_of[latest], model.predict_proba(X[latest])[:, 1])  # the latest period and after: as tonight
-    assert not np.allclose(as_of[~past], raw[~past])
+    latest = ~older & past  # the latest period: what the model knew before it, recalibrated
+    before_it = model._recalibrate(model.scorer_.predict_proba(X[latest])[:, 1])
+    assert np.allclose(as_of[latest], before_it) and not np.allclose(as_of[latest], raw[latest])
+    assert np.allclose(as_of[~past], model.predict_proba(X[~past])[:, 1])  # after the training calls: as tonight

@@ -115,7 +115,7 @@ class RecentCalibrated(ClassifierMixin, BaseEstimator):
         estimator,
         window_days: int = 60,
         min_calls: int = 500,
-        max_calls: int = 5000,
+        max_calls: int = 10_000,
         slope: bool = True,
         cross_fit: bool = True,
     ):
@@ -147,10 +147,12 @@ class RecentCalibrated(ClassifierMixin, BaseEstimator):
         earlier = ~recent
         if recent.sum() == 0 or len(np.unique(y[recent])) < 2:
             return self
+        self.scorer_ = None
         if self.cross_fit and len(np.unique(y[earlier])) == 2:
             scorer = clone(self.estimator).fit(
                 X[earlier], y[earlier], **weight_params(self.estimator, None if weights is None else weights[earlier])
             )
+            self.scorer_ = scorer  # what the model knew before the latest period, for in_time_scores
         else:
             scorer = self.estimator_
         raw = scorer.predict_proba(X[recent])[:, 1]
@@ -176,15 +178,16 @@ class RecentCalibrated(ClassifierMixin, BaseEstimator):
 
 
 def in_time_scores(model, X: pd.DataFrame) -> np.ndarray:
-    """Each call scored as the model would have scored it on its day: calls before the
-    latest period (the calibration calls' first day) at the pipeline's own level; calls
-    from then on, and after the training calls (as tonight's are), recalibrated.
+    """Each call scored as the model would have scored it on its day.
 
-    The recalibration sets the level of the latest period; the older calls had their own
-    levels, which the pipeline's date columns carry. A pipeline fitted with weights (the
-    exploration rows) is at the weighted population's level, which the recalibration brings
-    back to the calls' own. The holdout and the gate are judged on these; the order within
-    a day is the same either way.
+    - Calls before the latest period (the calibration calls' first day): the pipeline's own
+      probabilities; its date columns carry those periods' levels.
+    - Calls in the latest period: the copy fitted before that period, recalibrated: what the
+      model knew then, as tonight's list is scored after everything the model knows.
+    - Calls after the training calls: the pipeline, recalibrated, as tonight's.
+
+    The holdout and the gate are judged on these; the order within a day of calls before or
+    after the latest period is the pipeline's either way.
     """
     if not isinstance(model, RecentCalibrated):
         return model.predict_proba(X)[:, 1]
@@ -192,7 +195,12 @@ def in_time_scores(model, X: pd.DataFrame) -> np.ndarray:
     start = getattr(model, "calibration_from_", None)
     if start is None or not model.calibration_calls_:
         return raw
-    latest = call_days(X) >= start
+    days = call_days(X)
     out = raw.copy()
-    out[latest] = model._recalibrate(raw[latest])
+    after = days > model.last_day_
+    out[after] = model._recalibrate(raw[after])
+    latest = (days >= start) & ~after
+    scorer = getattr(model, "scorer_", None) or model.estimator_
+    if latest.any():
+        out[latest] = model._recalibrate(scorer.predict_proba(X[latest])[:, 1])
     return out

@@ -136,10 +136,15 @@ def select(
             ),
             log_rows,
         )
+    if conn.dialect.name == "postgresql":
+        # Both tables were just filled: without fresh statistics the planner takes them for
+        # small and probes the role index once per pool row (minutes at 1M customers).
+        conn.execute(text("analyze lead_assignments"))
+        conn.execute(text("analyze lead_pool"))
     conn.execute(
         text(
-            "delete from lead_pool where run_id = :r and customer_id in "
-            "(select customer_id from lead_assignments where run_id = :r and role = 'control')"
+            "delete from lead_pool where run_id = :r and exists (select 1 from lead_assignments as a "
+            "where a.run_id = :r and a.customer_id = lead_pool.customer_id and a.role = 'control')"
         ),
         {"r": run_id},
     )
@@ -147,8 +152,8 @@ def select(
         # Move each drawn lead to its slot: delete its row at its score rank, insert it at the slot.
         conn.execute(
             text(
-                "delete from lead_pool where run_id = :r and customer_id in "
-                "(select customer_id from lead_assignments where run_id = :r and role = 'exploration')"
+                "delete from lead_pool where run_id = :r and exists (select 1 from lead_assignments as a "
+                "where a.run_id = :r and a.customer_id = lead_pool.customer_id and a.role = 'exploration')"
             ),
             {"r": run_id},
         )

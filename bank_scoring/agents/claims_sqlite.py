@@ -104,10 +104,12 @@ def next_lead(engine: Engine, agent: str, now: dt.datetime) -> Lead | None:
             text(
                 "select s.customer_id, sc.run_id, sc.score_date, sc.rank, sc.band, sc.propensity, "
                 "s.callback_at is not null and s.callback_at <= :now as is_callback "
+                # CROSS JOIN makes SQLite walk the due customers (contact_state_returns)
+                # first; left to itself it scans all of tonight's scores, one per customer.
                 "from contact_state as s "
-                "inner join customers as c on s.customer_id = c.customer_id "
-                "inner join customer_scores as sc on sc.customer_id = s.customer_id "
+                "cross join customer_scores as sc on sc.customer_id = s.customer_id "
                 "and sc.score_date = :score_date and sc.run_id = :run "
+                "inner join customers as c on s.customer_id = c.customer_id "
                 f"where s.returns_at <= :now and ({held_by}) is null "
                 "and not exists (select 1 from lead_assignments as la where la.run_id = :run "
                 "and la.customer_id = s.customer_id and la.role = 'control') "

@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 
 from bank_scoring.cli.agents import _engine, _show, local_time_arg, to_utc
-
-
-def date_arg(value: str) -> dt.date:
-    """YYYY-MM-DD."""
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
-
-
-def batch_arg(value: str) -> int:
-    """A whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {number}")
-    return number
+from bank_scoring.cli.argtypes import date_arg, positive_arg
 
 
 def add_commands(sub) -> None:
@@ -41,7 +22,7 @@ def add_commands(sub) -> None:
         "campaign starts), so tomorrow's scores see them.",
     )
     p.add_argument("--at", type=local_time_arg, help="act as if it were this local time (default: now)")
-    p.add_argument("--batch-size", type=batch_arg, default=1000, help="calls per transaction (default: 1000)")
+    p.add_argument("--batch-size", type=positive_arg, default=1000, help="calls per transaction (default: 1000)")
     p.add_argument("--no-roll", action="store_true", help="harvest only; leave the customers' attributes as they are")
     p.add_argument("--json", action="store_true", help="JSON instead of text")
     p.set_defaults(func=cmd_harvest)

@@ -8,35 +8,14 @@ need when they run.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from bank_scoring import __version__
 from bank_scoring.cli import agents, commands, loop, simulate
+from bank_scoring.cli.argtypes import date_arg, positive_arg
 from bank_scoring.config import DEFAULT_CHUNK_ROWS, load_settings
 from bank_scoring.constants import BAND_NAMES, DEFAULT_ESTIMATOR, ESTIMATORS, PROMOTE_MODES
 
 UCI_URL = "https://archive.ics.uci.edu/static/public/222/bank+marketing.zip"
-
-
-def date_arg(value: str) -> dt.date:
-    """YYYY-MM-DD, or 'today'."""
-    if value == "today":
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD (or 'today'), got {value!r}") from None
-
-
-def positive_arg(value: str) -> int:
-    """A whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {number}")
-    return number
 
 
 def build_parser() -> argparse.ArgumentParser:

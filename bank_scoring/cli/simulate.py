@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 from pathlib import Path
 
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {number}")
-    return number
+from bank_scoring.cli.argtypes import positive_arg
 
 
 def add_commands(sub) -> None:
@@ -30,15 +21,15 @@ def add_commands(sub) -> None:
         "subscriptions per 100 calls for the loop, a frozen model and random calling, and the field "
         "calibration error; writes an HTML page with a chart.",
     )
-    p.add_argument("--days", type=_positive, default=60, help="simulated days (default 60)")
-    p.add_argument("--agents", type=_positive, default=20, help="agents (default 20)")
-    p.add_argument("--calls-per-agent", type=_positive, default=40, help="calls each agent makes a day (default 40)")
-    p.add_argument("--customers", type=_positive, default=30_000, help="generated customers (default 30,000)")
+    p.add_argument("--days", type=positive_arg, default=60, help="simulated days (default 60)")
+    p.add_argument("--agents", type=positive_arg, default=20, help="agents (default 20)")
+    p.add_argument("--calls-per-agent", type=positive_arg, default=40, help="calls each agent makes a day (default 40)")
+    p.add_argument("--customers", type=positive_arg, default=100_000, help="generated customers (default 100,000)")
     p.add_argument("--seed", type=int, default=7, help="seed of the customers and their answers (default 7)")
     p.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 1, 5), help="first day (YYYY-MM-DD)")
-    p.add_argument("--regime-day", type=_positive, help="first day of the new regime (default: halfway)")
+    p.add_argument("--regime-day", type=positive_arg, help="first day of the new regime (default: halfway)")
     p.add_argument("--regime-factor", type=float, default=3.0, help="the new base rate over the old (default 3)")
-    p.add_argument("--retrain-every", type=_positive, default=7, help="days between retrains (default 7)")
+    p.add_argument("--retrain-every", type=positive_arg, default=7, help="days between retrains (default 7)")
     p.add_argument(
         "--out", type=Path, default=Path("var/simulation"), help="folder for the page, models and SQLite database"
     )
@@ -50,6 +41,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_simulate(args) -> int:
+    import json
     import logging
     import shutil
 
@@ -93,6 +85,7 @@ def cmd_simulate(args) -> int:
     for line in verdicts(result, weeks):
         print(line)
     result.calls.to_csv(out / "calls.csv", index=False)
+    (out / "config.json").write_text(json.dumps(result.describe(), indent=2) + "\n", encoding="utf-8")
     print(f"report: {write_page(result, out)}")
     engine.dispose()
     return 0

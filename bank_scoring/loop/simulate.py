@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,10 +37,13 @@ from sqlalchemy import Engine, text
 
 from bank_scoring import registry
 from bank_scoring.agents import claims, errors, users
+from bank_scoring.config import contact_rules_from, selection_shares
 from bank_scoring.db import init_db
 from bank_scoring.features import CUSTOMER_ATTRIBUTES, feature_frame, month_name
 from bank_scoring.generate import generate_calls, outcome_logit, synthetic_fingerprint
 from bank_scoring.ingest import load_frame
+from bank_scoring.loop.control import control_mask
+from bank_scoring.loop.counterfactual import Policy
 from bank_scoring.loop.harvest import harvest_calls
 from bank_scoring.loop.roll import roll_customer_attributes
 from bank_scoring.scoring import score_customers
@@ -58,7 +62,7 @@ class SimulationConfig:
     days: int = 60
     agents: int = 20
     calls_per_agent: int = 40
-    customers: int = 30_000
+    customers: int = 100_000
     seed: int = 7
     start: dt.date = dt.date(2026, 1, 5)
     regime_day: int | None = None  # the first day of the new regime (default: halfway)
@@ -92,6 +96,13 @@ class SimulationResult:
     calls: pd.DataFrame  # one row per recorded call
     retrains: list[dict]
     uplift: pd.DataFrame  # per campaign: control and treated customers' subscription rates
+    world_shift: float = 0.0  # the hidden log-odds' shift from the regime change on
+
+    def describe(self) -> dict:
+        """The run's settings and hidden shift, as saved next to its report (config.json)."""
+        return {k: str(v) if isinstance(v, dt.date) else v for k, v in dataclasses.asdict(self.config).items()} | {
+            "world_shift": self.world_shift
+        }
 
     def weeks(self) -> pd.DataFrame:
         """Per week: calls, subscriptions per 100 calls (ours, frozen, random), field ECE."""
@@ -111,6 +122,7 @@ class SimulationResult:
                     "ours_expected_per_100": 100 * part["ours_expected"].sum() / max(1, part["calls"].sum()),
                     "frozen_per_100": 100 * part["frozen_expected"].sum() / max(1, part["calls"].sum()),
                     "random_per_100": 100 * part["random_expected"].sum() / max(1, part["calls"].sum()),
+                    "oracle_per_100": 100 * part["oracle_expected"].sum() / max(1, part["calls"].sum()),
                     "field_ece_ours": expected_calibration_error(
                         answered["subscribed"].to_numpy(), answered["propensity"].to_numpy()
                     )
@@ -242,33 +254,32 @@ def _call_day(engine, agents, config, world, day_index, day, customers, rng, cal
     return {"calls": made, "subscribed": subscribed, "ours_expected": expected}
 
 
-def _counterfactuals(engine, frozen, world, config, day_index, day, customers, calls_made) -> dict:
-    """What the frozen model and random calling would expect from as many calls today."""
-    campaign_start = config.start + dt.timedelta(days=config.change_day if day_index >= config.change_day else 0)
-    with engine.connect() as conn:  # the contact policy's main holds: subscribed, declined lately, do not call
-        done = {
+def _counterfactuals(engine, policies, frozen, world, config, day_index, day, customers, calls_made) -> dict:
+    """What the frozen model and random calling expect from as many calls today, each
+    using up its own customers (``counterfactual.Policy``)."""
+    with engine.connect() as conn:
+        do_not_call = {
             int(r.customer_id)
-            for r in conn.execute(
-                text(
-                    "select distinct customer_id from call_outcomes where outcome = 'do_not_call' "
-                    "or (outcome = 'subscribed' and score_date >= :campaign) "
-                    "or (outcome = 'declined' and score_date > :declined)"
-                ),
-                {"campaign": campaign_start, "declined": day - dt.timedelta(days=90)},
-            )
+            for r in conn.execute(text("select distinct customer_id from call_outcomes where outcome = 'do_not_call'"))
         }
-    frozen_scores = pd.Series(
-        frozen.predict(feature_frame(customers, month_name(day), day.day, float(day.year))), index=customers.index
-    )
-    eligible = ~customers.index.isin(done)
-    hidden = world.probability(customers[eligible], day_index, day)
-    k = min(int(eligible.sum()), calls_made)
-    top = np.argsort(-frozen_scores[eligible].to_numpy(), kind="stable")[:k]
-    return {
-        "frozen_expected": config.answer_rate * float(hidden[top].sum()),
-        "random_expected": config.answer_rate * float(hidden.mean()) * k,
-        "frozen_scores": frozen_scores,
+    excluded = control_mask(customers.index, selection_shares()[0]) | customers.index.isin(do_not_call)
+    hidden = world.probability(customers, day_index, day)
+    campaign_end = config.days if day_index >= config.change_day else config.change_day
+    frozen_scores = frozen.predict(feature_frame(customers, month_name(day), day.day, float(day.year)))
+    expected = {
+        f"{policy.name}_expected": policy.day(
+            customers,
+            {"frozen": frozen_scores, "oracle": hidden}.get(policy.name),
+            hidden,
+            excluded,
+            day_index,
+            calls_made,
+            config.answer_rate,
+            campaign_end,
+        )
+        for policy in policies
     }
+    return expected | {"frozen_scores": pd.Series(frozen_scores, index=customers.index)}
 
 
 def simulate(
@@ -278,17 +289,19 @@ def simulate(
     rng = np.random.default_rng(config.seed)
     agents, frozen = _setup(engine, Path(model_dir), config, say)
     world = World(_customers(engine), config)
+    rules = contact_rules_from(dict(os.environ))
+    policies = [Policy(name, config.seed + i, rules) for i, name in enumerate(("frozen", "random", "oracle"), 1)]
     say(f"regime change on day {config.change_day + 1}: hidden log-odds {world.shift:+.2f}")
     days, calls, retrains = [], [], []
     organic: dict[int, int] = {}  # customer -> day index of an uncalled subscription
     for day_index in range(config.days):
         day = config.start + dt.timedelta(days=day_index)
         roll_customer_attributes(engine, day, now=dt.datetime.combine(day, dt.time(0, 30)))
-        run = score_customers(engine, day)
+        run = score_customers(engine, day, now=dt.datetime.combine(day, dt.time(1)))
         customers = _customers(engine)
         before = len(calls)
         figures = _call_day(engine, agents, config, world, day_index, day, customers, rng, calls)
-        counter = _counterfactuals(engine, frozen, world, config, day_index, day, customers, figures["calls"])
+        counter = _counterfactuals(engine, policies, frozen, world, config, day_index, day, customers, figures["calls"])
         for call in calls[before:]:
             call["frozen_propensity"] = float(counter["frozen_scores"].get(call["customer_id"], np.nan))
         _organic_day(world, config, day_index, day, customers, rng, organic)
@@ -313,6 +326,7 @@ def simulate(
                 **figures,
                 "frozen_expected": counter["frozen_expected"],
                 "random_expected": counter["random_expected"],
+                "oracle_expected": counter["oracle_expected"],
             }
         )
         say(
@@ -324,7 +338,7 @@ def simulate(
         calls_frame["week"] = calls_frame["day_index"] // 7
         calls_frame["frozen_propensity"] = calls_frame["frozen_propensity"].fillna(calls_frame["propensity"])
     uplift = _uplift(engine, config, calls_frame, organic, len(customers))
-    return SimulationResult(config, pd.DataFrame(days), calls_frame, retrains, uplift)
+    return SimulationResult(config, pd.DataFrame(days), calls_frame, retrains, uplift, world.shift)
 
 
 def _organic_day(world, config, day_index, day, customers, rng, organic: dict[int, int]) -> None:

@@ -35,8 +35,10 @@ def score_customers(
     progress=None,
     workers: int = 1,
     reason_rows: int = DEFAULT_REASON_ROWS,
+    now: dt.datetime | None = None,
 ) -> RunSummary:
-    """Score every customer for ``score_date`` and publish the run.
+    """Score every customer for ``score_date`` and publish the run (its pool of leads filled
+    by the contact policy at ``now``, default the real time).
 
     ``progress(done, total, counts)`` is called after each range. The returned summary's
     ``profile`` says where the time went. On any failure the run is marked failed and
@@ -68,7 +70,7 @@ def score_customers(
                 if progress:
                     progress(number, len(ranges), counts)
         lap("score_partitions")
-        summary = publish_run(engine, run_id, profile=profile, reason_rows=reason_rows)
+        summary = publish_run(engine, run_id, profile=profile, reason_rows=reason_rows, now=now)
         lap("publish")
     except Exception as exc:
         mark_failed(engine, run_id, f"{type(exc).__name__}: {exc}")

@@ -87,12 +87,17 @@ def check_complete(engine: Engine, run_id: int) -> tuple[int, int, int]:
 
 
 def publish_run(
-    engine: Engine, run_id: int, profile: RunProfile | None = None, reason_rows: int = DEFAULT_REASON_ROWS
+    engine: Engine,
+    run_id: int,
+    profile: RunProfile | None = None,
+    reason_rows: int = DEFAULT_REASON_ROWS,
+    now=None,
 ) -> RunSummary:
     """Make a complete run the one agents see, replacing the date's earlier published scores.
 
     ``profile`` collects where the time went (a new one when not given); the returned
-    summary carries it.
+    summary carries it. ``now`` is the contact policy's clock for the pool of leads
+    (default: the real time; a simulation passes its own).
     """
     profile = profile if profile is not None else RunProfile()
     with engine.connect() as conn:
@@ -156,22 +161,23 @@ def publish_run(
         rejected,
         suppressed,
     )
-    agents_after_publish(engine, run_id, score_date)
+    agents_after_publish(engine, run_id, score_date, now)
     return dataclasses.replace(get_run(engine, run_id), profile=profile)
 
 
-def agents_after_publish(engine: Engine, run_id: int, score_date) -> None:
+def agents_after_publish(engine: Engine, run_id: int, score_date, now=None) -> None:
     """Give the agents the new night: its pool of leads, and the policy's preview in the log.
 
-    The preview is taken at the opening of the score date's calling hours in the centre,
-    when agents start on the list.
+    The pool is filled by the contact policy at ``now`` (default: the real time). The
+    preview is taken at the opening of the score date's calling hours in the centre, when
+    agents start on the list.
     """
     import datetime as dt
     from zoneinfo import ZoneInfo
 
     from bank_scoring.agents import policy, pool
 
-    now = utcnow()
+    now = now or utcnow()
     try:
         pool.refill(engine, run_id, now)
     except Exception:  # the night is published; agents keep the previous pool until a refill

@@ -24,16 +24,19 @@ RECENT_CALIBRATION_LIMIT = 0.05
 # Days with both outcomes the recent comparison needs; with fewer, the pooled gate decides.
 MIN_GATE_DAYS = 5
 # The most recent held-out calls: those of the last RECENT_DAYS before the latest one,
-# widened to at least RECENT_MIN_CALLS of the latest.
+# widened to at least RECENT_MIN_CALLS of the latest, narrowed to the latest whole days
+# holding at most RECENT_MAX_CALLS (a busy centre's last week or two: after the base rate
+# moved, calls from before it would hide how far off the champion now is).
 RECENT_DAYS = 90
 RECENT_MIN_CALLS = 1000
+RECENT_MAX_CALLS = 1500
 
 
 def recent_holdout(days: np.ndarray) -> np.ndarray | None:
     """Mask of the most recent held-out calls, from their day numbers; None when undated."""
     if np.isnan(days).mean() > 0.5:
         return None
-    return recent_mask(days, RECENT_DAYS, RECENT_MIN_CALLS)
+    return recent_mask(days, RECENT_DAYS, RECENT_MIN_CALLS, RECENT_MAX_CALLS)
 
 
 class Decision(NamedTuple):

@@ -194,23 +194,26 @@ def test_harvested_exploration_row_carries_its_probability(night):
     weights = training_data.training_weights(training)
     is_explored = (training["contact_id"] == HARVEST_ID_BASE + sold.call_outcome_id).to_numpy()
     assert (training["selection"].to_numpy()[is_explored] == "exploration").all()
-    assert weights[is_explored][0] / weights[~is_explored][0] == pytest.approx(1 / first["selection_probability"])
+    expected = min(1 / first["selection_probability"], training_data.EXPLORATION_WEIGHT_CAP)
+    assert weights[is_explored][0] / weights[~is_explored][0] == pytest.approx(expected)
 
 
-def test_training_weights_are_the_inverse_probability_normalised():
+def test_training_weights_are_the_inverse_probability_capped_and_normalised():
     frame = pd.DataFrame(
         {
-            "contact_id": [1, 2, 3, 4],
-            "selection": [None, "list", "exploration", "exploration"],
-            "selection_probability": [None, 1.0, 0.1, 0.5],
+            "contact_id": [1, 2, 3, 4, 5],
+            "selection": [None, "list", "exploration", "exploration", "exploration"],
+            "selection_probability": [None, 1.0, 0.2, 0.5, 0.001],
         }
     )
     weights = training_data.training_weights(frame)
     assert weights.mean() == pytest.approx(1.0)
-    assert weights / weights[0] == pytest.approx([1, 1, 10, 2])
+    # 1/0.001 would weigh one lead as a thousand: capped at EXPLORATION_WEIGHT_CAP (10)
+    assert training_data.EXPLORATION_WEIGHT_CAP == 10
+    assert weights / weights[0] == pytest.approx([1, 1, 5, 2, 10])
     assert training_data.training_weights(frame.assign(selection="list")) is None
     with pytest.raises(TrainingDataError, match="selection probability"):
-        training_data.training_weights(frame.assign(selection_probability=[None, 1.0, 0.0, 0.5]))
+        training_data.training_weights(frame.assign(selection_probability=[None, 1.0, 0.0, 0.5, 0.1]))
 
 
 def test_training_weighs_exploration_rows_by_the_inverse_probability(trained_sqlite_engine, model_dir, monkeypatch):
@@ -247,3 +250,20 @@ def test_training_weighs_exploration_rows_by_the_inverse_probability(trained_sql
     assert seen[1] is not None and seen[1].max() / seen[1].min() == pytest.approx(10.0)
     again = train_model(engine, model_dir, promote="never")
     assert again.reused and again.model_version == result.model_version
+
+
+def test_the_pool_of_a_published_night_follows_the_clock_it_is_given(night):
+    """A simulation (or a backfill) publishes nights on its own clock: a customer declined
+    on that clock yesterday stays out of the pool, as the contact policy says."""
+    import datetime as dt
+
+    from bank_scoring.scoring.publish import agents_after_publish
+
+    run_id = run_of(night)
+    lead = next_lead(night, "ana", at(10))
+    record_outcome(night, "ana", lead.customer_id, "declined", at(10))
+    in_pool = "select count(*) from lead_pool where customer_id = :c"
+    agents_after_publish(night, run_id, DAY, now=at(10) + dt.timedelta(days=1))
+    assert one(night, in_pool, c=lead.customer_id) == 0  # declined yesterday: rests 90 days
+    agents_after_publish(night, run_id, DAY, now=at(10) + dt.timedelta(days=91))
+    assert one(night, in_pool, c=lead.customer_id) == 1

@@ -36,6 +36,9 @@ def test_a_small_simulation_runs_the_whole_loop(engine, tmp_path):
     assert [r["day_index"] for r in result.retrains] == [1, 3]
     # the loop calls its best leads: it expects more than random calling of as many customers
     assert days["ours_expected"].sum() > days["random_expected"].sum()
+    # the hidden model's own choice is the ceiling of any policy's
+    assert days["oracle_expected"].sum() >= days["frozen_expected"].sum()
+    assert days["oracle_expected"].sum() > days["random_expected"].sum()
     new = days[days["new_regime"]]
     old = days[~days["new_regime"]]
     assert new["random_expected"].sum() / new["calls"].sum() > 1.5 * old["random_expected"].sum() / old["calls"].sum()
@@ -44,7 +47,7 @@ def test_a_small_simulation_runs_the_whole_loop(engine, tmp_path):
     assert (uplift["control_customers"] > 0).all() and (uplift["control_called"] == 0).all()
     assert set(calls["customer_id"]).isdisjoint(_control(engine))
     weeks = result.weeks()
-    assert weeks["calls"].sum() == len(calls) and "ours/100" in format_weeks(weeks)
+    assert weeks["calls"].sum() == len(calls) and {"ours/100", "oracle"} <= set(format_weeks(weeks).split())
     assert any("2x random" in line for line in verdicts(result, weeks))
     page = write_page(result, tmp_path / "report")
     assert page.read_text().count("<tr>") == len(weeks) + 1
@@ -75,6 +78,19 @@ def test_simulate_command_writes_its_report(tmp_path, capsys):
     assert "ours/100" in printed and f"report: {out / 'index.html'}" in printed
     assert "control customers called: 0" in printed
     assert (out / "calls.csv").is_file() and (out / "simulation.db").is_file()
+    import json
+
+    described = json.loads((out / "config.json").read_text())
+    assert described["customers"] == 1500 and described["days"] == 3 and "world_shift" in described
+    # the bench that chose the exploration rows' weights reads a finished simulation
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[2] / "bench" / "exploration_weights.py"
+    done = subprocess.run([sys.executable, str(bench), "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "capped at 10" in done.stdout and "uncapped" in done.stdout and "random calling" in done.stdout
     with pytest.raises(SystemExit) as refused:
         main(["simulate", "--days", "0"])
     assert refused.value.code == 2

@@ -179,6 +179,45 @@ def test_recalibration_brings_probabilities_to_the_latest_level_and_keeps_the_or
     assert grouped_auc(y, recal.predict_proba(X)[:, 1], same_day) == pytest.approx(grouped_auc(y, raw, same_day))
 
 
+def test_a_level_the_model_already_learnt_is_not_added_again():
+    """A busy centre whose base rate jumped three weeks ago: the pipeline knows the new level
+    (its month column), so the correction must be measured by a copy that knows it too, a few
+    days back, not by one fitted before the jump (which would add the jump a second time)."""
+    rng = np.random.default_rng(11)
+    days = pd.date_range("2026-01-05", "2026-02-28")
+    dates = pd.Series(np.repeat(days, 400))
+    n = len(dates)
+    rows = pd.DataFrame(
+        {
+            "job": "admin.",
+            "marital": "single",
+            "education": "secondary",
+            "contact_channel": "cellular",
+            "previous_outcome": rng.choice(["unknown", "success"], n, p=[0.9, 0.1]),
+            "has_credit_default": False,
+            "has_housing_loan": rng.random(n) < 0.5,
+            "has_personal_loan": False,
+            "age": rng.integers(20, 80, n),
+            "balance": rng.normal(1000, 500, n),
+            "campaign": rng.integers(1, 5, n),
+            "pdays": -1,
+            "previous_contacts": 0,
+        }
+    )
+    months = pd.Series([MONTHS[d.month - 1] for d in dates])
+    X = feature_frame(rows, months, pd.Series(dates.dt.day), pd.Series(dates.dt.year, dtype=float))
+    signal = 1.5 * (rows["previous_outcome"] == "success") - 0.8 * rows["has_housing_loan"]
+    level = np.where(dates >= pd.Timestamp("2026-02-01"), 0.0, -1.5)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(level + signal)))).astype(int)
+    past, future = (dates < pd.Timestamp("2026-02-25")).to_numpy(), (dates >= pd.Timestamp("2026-02-25")).to_numpy()
+    gaps = {}
+    for name, settings in {"default": {}, "a month of calls": {"max_calls": 10_000}}.items():
+        model = RecentCalibrated(build_pipeline("logistic_regression", 0), **settings).fit(X[past], y[past])
+        gaps[name] = model.predict_proba(X[future])[:, 1].mean() - y[future].mean()
+    assert model.calibration_calls_ > 5000  # the month's copy was fitted before the jump
+    assert abs(gaps["default"]) < 0.05 and gaps["a month of calls"] > 0.15, gaps
+
+
 def test_undated_calls_are_not_recalibrated():
     X, y, _ = _dated_calls(1500)
     undated = X.assign(contact_year=np.nan)

@@ -10,8 +10,9 @@ calling the same top of the list day after day for nothing.
 
 - ``frozen``: the first champion, never retrained, calling its best eligible customers;
 - ``random``: eligible customers drawn at random;
-- ``oracle``: the customers most likely to subscribe by the hidden model itself, the
-  best any model could do with as many calls (the ceiling of a ratio to random).
+- ``oracle``: the customers most likely to subscribe today by the hidden model itself.
+  A strong yardstick, not an upper bound: it is greedy day by day, so it spends its best
+  customers early, and a model that keeps some for later can beat it in a later week.
 
 A day's figure is the expected number of subscriptions (answer rate x hidden
 probability, summed over the called customers: less noise than a draw); who is finished

@@ -46,8 +46,9 @@ import datetime as dt
 from sqlalchemy import Engine, text
 
 from bank_scoring.agents import policy
-from bank_scoring.db import HARVEST_ID_BASE, as_date, dialect_of
+from bank_scoring.db import HARVEST_ID_BASE, dialect_of
 from bank_scoring.features import CUSTOMER_ATTRIBUTES, month_name
+from bank_scoring.loop.campaigns import Campaigns
 
 LABELS = {"subscribed": True, "declined": False}
 WAITING = ("no_answer", "call_back")
@@ -107,27 +108,6 @@ def writer(engine: Engine):
     with engine.begin() as conn:
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY})
         yield conn
-
-
-class Campaigns:
-    """The campaigns table in memory: which campaign a day falls in, and whether it has ended."""
-
-    def __init__(self, conn) -> None:
-        rows = conn.execute(text("select campaign_name, starts_on, ends_on from campaigns")).all()
-        # policy.current_campaign's order: the latest started, then by name.
-        self.rows = sorted(
-            ((as_date(r.starts_on), r.campaign_name, as_date(r.ends_on)) for r in rows),
-            key=lambda r: (-r[0].toordinal(), r[1]),
-        )
-
-    def at(self, day: dt.date) -> str:
-        for starts, name, ends in self.rows:
-            if starts <= day and (ends is None or ends >= day):
-                return name
-        return ""
-
-    def ended(self, name: str, today: dt.date) -> bool:
-        return any(n == name and ends is not None and ends < today for _, n, ends in self.rows)
 
 
 def calls_where(conn, where: str, params: dict, rules, campaigns: Campaigns, limit: int | None = None) -> list[_Call]:

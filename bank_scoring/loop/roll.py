@@ -31,7 +31,8 @@ from sqlalchemy import Engine, text
 
 from bank_scoring.agents import policy
 from bank_scoring.db import HARVEST_ID_BASE, as_date
-from bank_scoring.loop.harvest import Campaigns, calls_where, writer
+from bank_scoring.loop.campaigns import Campaigns
+from bank_scoring.loop.harvest import calls_where, writer
 
 _OUTCOME = {"subscribed": "success", "declined": "failure"}
 

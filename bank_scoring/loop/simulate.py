@@ -254,16 +254,16 @@ def _call_day(engine, agents, config, world, day_index, day, customers, rng, cal
     return {"calls": made, "subscribed": subscribed, "ours_expected": expected}
 
 
-def _counterfactuals(engine, policies, frozen, world, config, day_index, day, customers, calls_made) -> dict:
-    """What the frozen model and random calling expect from as many calls today, each
-    using up its own customers (``counterfactual.Policy``)."""
+def _counterfactuals(engine, policies, frozen, hidden, config, day_index, day, customers, calls_made) -> dict:
+    """What the frozen model, random calling and the oracle expect from as many calls today,
+    each using up its own customers (``counterfactual.Policy``); ``hidden`` is today's hidden
+    probability of each customer."""
     with engine.connect() as conn:
         do_not_call = {
             int(r.customer_id)
             for r in conn.execute(text("select distinct customer_id from call_outcomes where outcome = 'do_not_call'"))
         }
     excluded = control_mask(customers.index, selection_shares()[0]) | customers.index.isin(do_not_call)
-    hidden = world.probability(customers, day_index, day)
     campaign_end = config.days if day_index >= config.change_day else config.change_day
     frozen_scores = frozen.predict(feature_frame(customers, month_name(day), day.day, float(day.year)))
     expected = {
@@ -299,12 +299,15 @@ def simulate(
         roll_customer_attributes(engine, day, now=dt.datetime.combine(day, dt.time(0, 30)))
         run = score_customers(engine, day, now=dt.datetime.combine(day, dt.time(1)))
         customers = _customers(engine)
+        hidden = world.probability(customers, day_index, day)
         before = len(calls)
         figures = _call_day(engine, agents, config, world, day_index, day, customers, rng, calls)
-        counter = _counterfactuals(engine, policies, frozen, world, config, day_index, day, customers, figures["calls"])
+        counter = _counterfactuals(
+            engine, policies, frozen, hidden, config, day_index, day, customers, figures["calls"]
+        )
         for call in calls[before:]:
             call["frozen_propensity"] = float(counter["frozen_scores"].get(call["customer_id"], np.nan))
-        _organic_day(world, config, day_index, day, customers, rng, organic)
+        _organic_day(hidden, config, day_index, customers, rng, organic)
         harvest_calls(engine, now=dt.datetime.combine(day, dt.time(23)))
         retrained = (day_index + 1) % config.retrain_every == 0 and day_index + 1 < config.days
         if retrained:
@@ -341,10 +344,10 @@ def simulate(
     return SimulationResult(config, pd.DataFrame(days), calls_frame, retrains, uplift, world.shift)
 
 
-def _organic_day(world, config, day_index, day, customers, rng, organic: dict[int, int]) -> None:
+def _organic_day(hidden, config, day_index, customers, rng, organic: dict[int, int]) -> None:
     """Today's uncalled subscriptions: a customer not yet subscribed this campaign may
     subscribe on their own, with ``organic_rate`` times their hidden probability."""
-    p = config.organic_rate * world.probability(customers, day_index, day)
+    p = config.organic_rate * hidden
     campaign_start = config.change_day if day_index >= config.change_day else 0
     for customer_id in customers.index[rng.random(len(customers)) < p]:
         if organic.get(int(customer_id), -1) < campaign_start:

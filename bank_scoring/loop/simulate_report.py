@@ -47,11 +47,11 @@ def verdicts(result: SimulationResult, weeks: pd.DataFrame) -> list[str]:
     """Issue 19's targets, each with its figure and whether it was met."""
     out = []
     ratio = (weeks["ours_per_100"] / weeks["random_per_100"]).replace([np.inf], np.nan)
-    ceiling = (weeks["oracle_per_100"] / weeks["random_per_100"]).replace([np.inf], np.nan)
+    oracle_ratio = (weeks["oracle_per_100"] / weeks["random_per_100"]).replace([np.inf], np.nan)
     out.append(
         f"subscriptions per 100 calls at least 2x random calling every week: lowest {ratio.min():.2f}x "
         f"({'met' if ratio.min() >= 2 else 'NOT met'}); calling by the hidden model itself would reach "
-        f"{ceiling.min():.2f}x at the lowest"
+        f"{oracle_ratio.min():.2f}x at the lowest"
     )
     after = [r for r in result.retrains if r["day_index"] >= result.config.change_day]
     new_weeks = weeks[weeks["regime"] == "new"]
@@ -86,7 +86,7 @@ def write_page(result: SimulationResult, out_dir: Path) -> Path:
     top.plot(x, weeks["ours_per_100"], "o-", color=_BLUE, label="our loop (real calls)")
     top.plot(x, weeks["frozen_per_100"], "s--", color=_RED, label="frozen first model (expected)")
     top.plot(x, weeks["random_per_100"], "^:", color=_GREY, label="random calling (expected)")
-    top.plot(x, weeks["oracle_per_100"], "d:", color=_GREEN, label="the hidden model itself (expected, ceiling)")
+    top.plot(x, weeks["oracle_per_100"], "d:", color=_GREEN, label="the hidden model itself (expected, oracle)")
     top.set_ylabel("subscriptions per 100 calls")
     top.legend(fontsize=8)
     bottom.plot(x, weeks["field_ece_ours"], "o-", color=_BLUE, label="our loop")
@@ -137,10 +137,10 @@ rate is {c.regime_factor:g} times what it was. A retrain every {c.retrain_every}
 {rows}</table>
 <p>Ours: subscriptions the loop's agents recorded (and what its callers' hidden probabilities expected). Frozen: the
 first model, never retrained, calling its own best eligible customers, as many as the loop called that day; random:
-as many random eligible customers; oracle: the customers the hidden model itself likes best, the ceiling. Each keeps
-its own record of whom it reached (a subscriber is done for the campaign, a refusal rests 90 days) and is expected from
-the hidden probabilities. Field calibration error: the
-propensity each answered call was handed out with against its outcome.</p>
+as many random eligible customers; oracle: the customers the hidden model itself likes best today (greedy: not an
+upper bound). Each keeps its own record of whom it reached (a subscriber is done for the campaign, a refusal rests
+90 days) and is expected from the hidden probabilities. Field calibration error: the propensity each answered call
+was handed out with against its outcome.</p>
 <h2>The control group</h2><ul>{uplift}</ul>
 <p>Control customers are never handed out; customers also subscribe on their own, uncalled, with a small share of
 their hidden probability each day. What calling adds is the others' rate minus the control group's.</p>

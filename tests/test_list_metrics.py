@@ -108,13 +108,12 @@ def test_a_better_calibrated_challenger_that_ranks_worse_is_rejected(days_of_cal
     assert gate(y, truth, truth, call_dates=day.astype(str))[0] is False  # a twin is never promoted
 
 
-def _dated_calls(n=4000, seed=3):
-    """Calls over 2009-2010 whose base rate jumps in the last months, with a customer signal."""
-    rng = np.random.default_rng(seed)
-    dates = pd.Timestamp("2009-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 700, n)), "D")
+def _calls(rng, dates, level, jobs=("admin.", "student", "retired")):
+    """Calls on ``dates`` with a customer signal on top of each call's ``level`` (log-odds)."""
+    dates, n = pd.DatetimeIndex(dates), len(dates)
     rows = pd.DataFrame(
         {
-            "job": rng.choice(["admin.", "student", "retired"], n),
+            "job": rng.choice(list(jobs), n) if len(jobs) > 1 else jobs[0],
             "marital": "single",
             "education": "secondary",
             "contact_channel": "cellular",
@@ -132,8 +131,15 @@ def _dated_calls(n=4000, seed=3):
     months = pd.Series([MONTHS[d.month - 1] for d in dates])
     X = feature_frame(rows, months, pd.Series(dates.day), pd.Series(dates.year, dtype=float))
     signal = 1.5 * (rows["previous_outcome"] == "success") - 0.8 * rows["has_housing_loan"]
-    level = np.where(dates >= pd.Timestamp("2010-09-01"), 0.5, -2.0)
     y = (rng.random(n) < 1 / (1 + np.exp(-(level + signal)))).astype(int)
+    return X, y
+
+
+def _dated_calls(n=4000, seed=3):
+    """Calls over 2009-2010 whose base rate jumps in the last months, with a customer signal."""
+    rng = np.random.default_rng(seed)
+    dates = pd.Timestamp("2009-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 700, n)), "D")
+    X, y = _calls(rng, dates, np.where(dates >= pd.Timestamp("2010-09-01"), 0.5, -2.0))
     return X, y, pd.Series(dates)
 
 
@@ -186,29 +192,7 @@ def test_a_level_the_model_already_learnt_is_not_added_again():
     rng = np.random.default_rng(11)
     days = pd.date_range("2026-01-05", "2026-02-28")
     dates = pd.Series(np.repeat(days, 400))
-    n = len(dates)
-    rows = pd.DataFrame(
-        {
-            "job": "admin.",
-            "marital": "single",
-            "education": "secondary",
-            "contact_channel": "cellular",
-            "previous_outcome": rng.choice(["unknown", "success"], n, p=[0.9, 0.1]),
-            "has_credit_default": False,
-            "has_housing_loan": rng.random(n) < 0.5,
-            "has_personal_loan": False,
-            "age": rng.integers(20, 80, n),
-            "balance": rng.normal(1000, 500, n),
-            "campaign": rng.integers(1, 5, n),
-            "pdays": -1,
-            "previous_contacts": 0,
-        }
-    )
-    months = pd.Series([MONTHS[d.month - 1] for d in dates])
-    X = feature_frame(rows, months, pd.Series(dates.dt.day), pd.Series(dates.dt.year, dtype=float))
-    signal = 1.5 * (rows["previous_outcome"] == "success") - 0.8 * rows["has_housing_loan"]
-    level = np.where(dates >= pd.Timestamp("2026-02-01"), 0.0, -1.5)
-    y = (rng.random(n) < 1 / (1 + np.exp(-(level + signal)))).astype(int)
+    X, y = _calls(rng, dates, np.where(dates >= pd.Timestamp("2026-02-01"), 0.0, -1.5), jobs=("admin.",))
     past, future = (dates < pd.Timestamp("2026-02-25")).to_numpy(), (dates >= pd.Timestamp("2026-02-25")).to_numpy()
     gaps = {}
     for name, settings in {"default": {}, "a month of calls": {"max_calls": 10_000}}.items():

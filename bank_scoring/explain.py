@@ -79,8 +79,8 @@ def describe(factor: str, value) -> str:
         return f"aged {int(value)}"
     if factor == "balance":
         return f"account balance {int(value):,}"
-    if factor == "campaign":
-        n = int(value)
+    if factor == "campaign":  # the feature counts the call being scored (features.counting_the_call)
+        n = int(value) - 1
         return "not yet called in this campaign" if n == 0 else f"called {n} time{'s' if n != 1 else ''} this campaign"
     if factor == "pdays":
         return "never contacted before" if value < 0 else f"last contacted {int(value)} days ago"

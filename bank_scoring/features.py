@@ -86,6 +86,18 @@ def feature_frame(
     return out[list(FEATURES)]
 
 
+def counting_the_call(features: pd.DataFrame) -> pd.DataFrame:
+    """A customer's features as the call about to be made: ``campaign`` counts that call.
+
+    ``customers.campaign`` counts the contacts of this campaign made so far; a training row
+    counts its own call too (the UCI meaning, "includes last contact", and the harvest's).
+    Tonight's score is for the next call, so it is scored as that call's training row will
+    read: a customer called twice is scored as the third contact, and one the new campaign
+    has not called yet (0 after the roll-over, a value no training row has) as the first.
+    """
+    return features.assign(campaign=features["campaign"] + 1.0)
+
+
 def _call_number(value):
     if value is None:
         return np.nan

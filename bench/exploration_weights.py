@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bank_scoring.constants import DEFAULT_ESTIMATOR  # noqa: E402
 from bank_scoring.db import make_db_engine  # noqa: E402
-from bank_scoring.features import feature_frame, month_name  # noqa: E402
+from bank_scoring.features import counting_the_call, feature_frame, month_name  # noqa: E402
 from bank_scoring.loop.simulate import SimulationConfig, World, _customers  # noqa: E402
 from bank_scoring.training.data import load_training_rows, training_frame, training_weights  # noqa: E402
 from bank_scoring.training.estimators import build_model  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> int:
     hidden = world.probability(customers, config.days, day)
     per_day = config.agents * config.calls_per_agent
     k = min(per_day, len(customers))
-    X_all = feature_frame(customers, month_name(day), day.day, float(day.year))
+    X_all = counting_the_call(feature_frame(customers, month_name(day), day.day, float(day.year)))
     explored = int((rows.get("selection") == "exploration").sum()) if "selection" in rows else 0
     print(
         f"{len(rows):,} training rows ({explored:,} exploration); {len(customers):,} customers scored for {day}; "

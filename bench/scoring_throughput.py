@@ -230,7 +230,7 @@ def child_naive(url: str, model_dir: str, model_url: str) -> dict:
     os.environ["BANK_SCORING_MODEL_DIR"] = model_dir
     from bank_scoring import registry
     from bank_scoring.db import make_db_engine
-    from bank_scoring.features import feature_frame, month_name
+    from bank_scoring.features import counting_the_call, feature_frame, month_name
     from bank_scoring.scoring import peak_rss_bytes
 
     engine = make_db_engine(url)
@@ -238,7 +238,7 @@ def child_naive(url: str, model_dir: str, model_url: str) -> dict:
     started = time.perf_counter()
     customers = pd.read_sql("select * from customers", engine)
     features = feature_frame(customers, month_name(SCORE_DATE), SCORE_DATE.day, SCORE_DATE.year)
-    propensity = model.predict(features)
+    propensity = model.predict(counting_the_call(features))
     out = pd.DataFrame({"score_date": SCORE_DATE, "customer_id": customers["customer_id"], "propensity": propensity})
     out["rank"] = out["propensity"].rank(ascending=False, method="first").astype("int64")
     out.to_sql("naive_scores", engine, if_exists="replace", index=False, chunksize=50_000)

@@ -35,6 +35,8 @@ def test_phrases_an_agent_can_say():
     assert describe("previous_outcome", "success") == "previous campaign succeeded"
     assert describe("has_housing_loan", 0.0) == "no housing loan"
     assert describe("pdays", -1) == "never contacted before"
-    assert describe("campaign", 1) == "called 1 time this campaign"
+    # the feature counts the call being scored: 1 is the first call, 3 follows two
+    assert describe("campaign", 1) == "not yet called in this campaign"
+    assert describe("campaign", 3) == "called 2 times this campaign"
     assert describe("job", "admin.") == "works in administration"
     assert describe("balance", 1234.0) == "account balance 1,234"

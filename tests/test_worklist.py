@@ -70,7 +70,9 @@ def test_top_customers_carry_three_reasons_in_plain_words(trained_engine):
         customers = {r.customer_id: r._mapping for r in conn.execute(text("select * from customers"))}
     for row in top.itertuples():
         customer = customers[row.customer_id]
-        own = {describe(f, customer[f]) for f in FACTORS}
+        # ... as scored tonight, where campaign counts the call about to be made
+        scored = {**customer, "campaign": customer["campaign"] + 1}
+        own = {describe(f, scored[f]) for f in FACTORS}
         reasons = [r for r in (row.reason_1, row.reason_2, row.reason_3) if isinstance(r, str)]
         assert reasons and set(reasons) <= own, (reasons, own)
     # the typical customer the reasons are measured against travels inside the model's bundle

@@ -217,7 +217,9 @@ class PredictIn(Closed):
     has_housing_loan: bool
     has_personal_loan: bool
     contact_channel: Channel
-    campaign: int = Field(ge=0, le=1000)
+    campaign: int = Field(
+        ge=0, le=1000, description="contacts in this campaign, the call being scored included (the UCI meaning)"
+    )
     pdays: int = Field(ge=-1, le=10_000)
     previous_contacts: int = Field(ge=0, le=10_000)
     previous_outcome: PreviousOutcome

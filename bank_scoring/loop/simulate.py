@@ -39,7 +39,7 @@ from bank_scoring import registry
 from bank_scoring.agents import claims, errors, users
 from bank_scoring.config import contact_rules_from, selection_shares
 from bank_scoring.db import init_db
-from bank_scoring.features import CUSTOMER_ATTRIBUTES, feature_frame, month_name
+from bank_scoring.features import CUSTOMER_ATTRIBUTES, counting_the_call, feature_frame, month_name
 from bank_scoring.generate import generate_calls, outcome_logit, synthetic_fingerprint
 from bank_scoring.ingest import load_frame
 from bank_scoring.loop.control import control_mask
@@ -265,7 +265,9 @@ def _counterfactuals(engine, policies, frozen, hidden, config, day_index, day, c
         }
     excluded = control_mask(customers.index, selection_shares()[0]) | customers.index.isin(do_not_call)
     campaign_end = config.days if day_index >= config.change_day else config.change_day
-    frozen_scores = frozen.predict(feature_frame(customers, month_name(day), day.day, float(day.year)))
+    frozen_scores = frozen.predict(
+        counting_the_call(feature_frame(customers, month_name(day), day.day, float(day.year)))
+    )
     expected = {
         f"{policy.name}_expected": policy.day(
             customers,

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from bank_scoring import monitor, registry
 from bank_scoring.config import DEFAULT_CHUNK_ROWS
 from bank_scoring.db import as_date
-from bank_scoring.features import feature_frame, month_name
+from bank_scoring.features import counting_the_call, feature_frame, month_name
 from bank_scoring.model_bundle import ModelBundle
 from bank_scoring.scoring import backend
 from bank_scoring.scoring.runs import ScoringError, get_run, run_row
@@ -123,7 +123,8 @@ def score_partition(
         seconds["validate"] += time.perf_counter() - clock
         clock = time.perf_counter()
         features = feature_frame(ok, month, score_date.day, score_date.year)
-        propensity = model.predict(features) if len(ok) else np.empty(0)
+        # Scored as tonight's call; drift compares the stored attributes with the loaded ones.
+        propensity = model.predict(counting_the_call(features)) if len(ok) else np.empty(0)
         seconds["predict"] += time.perf_counter() - clock
         clock = time.perf_counter()
         if len(ok):

@@ -19,7 +19,7 @@ from bank_scoring import monitor
 from bank_scoring.config import DEFAULT_REASON_ROWS
 from bank_scoring.db import as_date
 from bank_scoring.explain import reason_codes
-from bank_scoring.features import CUSTOMER_ATTRIBUTES, feature_frame, month_name
+from bank_scoring.features import CUSTOMER_ATTRIBUTES, counting_the_call, feature_frame, month_name
 from bank_scoring.model_bundle import ModelBundle
 from bank_scoring.scoring import backend
 from bank_scoring.scoring.partition import night_profile, run_model
@@ -226,7 +226,7 @@ def reason_rows_for(
         )
     customers = customers.set_index("customer_id").loc[ids].reset_index()
     day = night.score_date
-    reasons = reason_codes(model, feature_frame(customers, month_name(day), day.day, day.year))
+    reasons = reason_codes(model, counting_the_call(feature_frame(customers, month_name(day), day.day, day.year)))
     return [
         {"r": night.run_id, "c": cid, **dict(zip("abd", (*why, None, None, None)[:3], strict=True))}
         for cid, why in zip(ids, reasons, strict=True)

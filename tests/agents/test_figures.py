@@ -38,7 +38,7 @@ def test_figures_count_each_call_and_sum_the_called_leads_propensities(night):
 
 
 def test_a_day_far_from_the_expected_raises_the_alert(night):
-    for minute in range(12):  # twelve top leads, none subscribes: far below the expected
+    for minute in range(16):  # sixteen top leads, none subscribes: far below the expected
         lead = next_lead(night, "ana", at(11, minute))
         record_outcome(night, "ana", lead.customer_id, "declined", at(11, minute))
     found = day_figures(night, DAY)

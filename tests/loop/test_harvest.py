@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import text
 from support import DAY, at
 
+from bank_scoring import registry
 from bank_scoring.agents.claims import next_lead, record_outcome
 from bank_scoring.db import HARVEST_ID_BASE
 from bank_scoring.loop import harvest as harvest_module
 from bank_scoring.loop.harvest import harvest_calls
-from bank_scoring.training.data import load_training_rows
+from bank_scoring.training.data import load_training_rows, training_frame
 
 
 def rows(engine, sql, **params):
@@ -114,6 +115,33 @@ def test_labels_provenance_and_attributes_at_the_call(night):
     # Training reads the harvested rows with the loaded ones.
     training = load_training_rows(night)
     assert (training["contact_id"] == HARVEST_ID_BASE + sold.call_outcome_id).sum() == 1
+
+
+def test_a_harvested_row_is_what_the_night_scored(night):
+    """Train like you serve: a call made on the score date becomes a training row that the
+    model which scored that night scores as it scored the customer (campaign counts the call)."""
+    add_campaign(night)
+    called = customers(night, 40)
+    calls = [tess(night, c, "declined", at(10, i)) for i, c in enumerate(called)]
+    harvest_calls(night, now=at(12))
+    training = load_training_rows(night)
+    X, _ = training_frame(training)  # as the retrain reads them
+    customer_of = {HARVEST_ID_BASE + call.call_outcome_id: c for call, c in zip(calls, called, strict=True)}
+    is_mine = training["contact_id"].isin(customer_of).to_numpy()
+    mine, X = training[is_mine], X[is_mine]
+    assert len(mine) == len(called)
+    scored = {
+        r["customer_id"]: r
+        for r in rows(
+            night, "select customer_id, propensity, model_version from customer_scores where score_date = :d", d=DAY
+        )
+    }
+    version = {scored[c]["model_version"] for c in called}
+    assert len(version) == 1
+    model = registry.load_model(registry.get_version(night, version.pop()))
+    as_trained = model.predict(X)
+    as_scored = [scored[customer_of[k]]["propensity"] for k in mine["contact_id"]]
+    assert as_trained == pytest.approx(as_scored, abs=1e-9)
 
 
 def test_unanswered_calls_wait_for_the_customer_or_the_campaign_end(night):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import OrdinalEncoder
 
-from bank_scoring.features import CATEGORICAL, FEATURES, CategoryCodes, ClipCallYear, feature_frame
+from bank_scoring.features import CATEGORICAL, FEATURES, MONTHS, CallClock, CategoryCodes, ClipCallYear, feature_frame
 from bank_scoring.generate import generate_calls
 from bank_scoring.training import build_bundle, build_pipeline
 
@@ -29,7 +29,34 @@ def test_category_codes_match_ordinal_encoder_and_unknowns_become_missing():
     assert out[2, 0] == list(codes.categories_["job"]).index(odd["job"].iloc[2])
 
 
-def test_tonights_year_is_clipped_to_the_latest_training_year():
+def test_the_clock_counts_months_and_stops_at_the_latest_training_month():
+    X, _ = calls()  # the generator's calls run to November 2010
+    clock = CallClock().fit(X)
+    may, june = (clock.transform(feature_frame(X.head(1), m, 5, 2009))["contact_year"].iloc[0] for m in ("may", "jun"))
+    assert june - may == pytest.approx(1 / 12)
+    tonight = feature_frame(X, "feb", 28, 2026)
+    assert clock.transform(tonight)["contact_year"].to_numpy() == pytest.approx(2010 + 10 / 12)
+    assert (clock.transform(tonight.assign(contact_year=1990.0))["contact_year"] == clock.clock_range_[0]).all()
+    blind = CallClock().fit(X.assign(contact_year=np.nan))
+    assert (blind.transform(tonight)["contact_year"] == 0.0).all()
+
+
+def test_a_level_that_moved_within_the_year_is_tonights():
+    X, rows = calls(6000)
+    clock = X["contact_year"] + X["contact_month"].map({m: i for i, m in enumerate(MONTHS)}) / 12
+    latest = (clock >= clock.max() - 1 / 12).to_numpy()  # the last two months: a new regime
+    rng = np.random.default_rng(0)
+    y = np.where(latest, rng.random(len(X)) < 0.6, rows["is_subscribed"]).astype(int)
+    model = build_pipeline("hist_gradient_boosting", seed=0).fit(X, y)
+    # the same customers again, in a month after the training calls
+    tonight = model.predict_proba(feature_frame(X[latest], "dec", 1, 2026))[:, 1]
+    # scored at the new level, not at the year's average of both regimes
+    assert y[latest].mean() - 0.1 < tonight.mean() < y[latest].mean() + 0.1
+    year = (X["contact_year"] == X["contact_year"].max()).to_numpy()
+    assert y[year].mean() < y[latest].mean() - 0.2
+
+
+def test_versions_trained_before_the_clock_clip_the_year():
     X, _ = calls()
     clip = ClipCallYear().fit(X)
     low, high = X["contact_year"].min(), X["contact_year"].max()

@@ -27,8 +27,8 @@ from bank_scoring.features import (
     CATEGORICAL,
     FEATURES,
     NUMERIC,
+    CallClock,
     CategoryCodes,
-    ClipCallYear,
 )
 from bank_scoring.training.calibration import RecentCalibrated, call_days, day_strings
 
@@ -63,7 +63,7 @@ def _hgb_interaction_groups() -> list[list[int]]:
 
 
 def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeline:
-    """One Pipeline per model: clip the call year, encode the columns, then the estimator.
+    """One Pipeline per model: the call's clock, encode the columns, then the estimator.
 
     ``random_forest`` is the tutorial's model (100 trees, default settings) with isotonic
     calibration inside the pipeline (a forest's vote shares are not probabilities);
@@ -101,7 +101,7 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
             RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1), method="isotonic", cv=3
         )
     elif estimator == "logistic_regression":
-        # A call year unknown for some calls is imputed (ClipCallYear already made an all-unknown column 0).
+        # A call year unknown for some calls is imputed (CallClock already made an all-unknown column 0).
         year = Pipeline(
             [("impute", SimpleImputer(strategy="median", keep_empty_features=True)), ("scale", StandardScaler())]
         )
@@ -116,7 +116,7 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
         model = LogisticRegression(max_iter=2000, C=1.0)
     else:
         raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
-    return Pipeline([("year", ClipCallYear()), ("encode", encode), ("model", model)])
+    return Pipeline([("year", CallClock()), ("encode", encode), ("model", model)])
 
 
 def skip_repeated_encoding(pipeline: Pipeline, X: pd.DataFrame) -> bool:

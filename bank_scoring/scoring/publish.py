@@ -161,11 +161,11 @@ def publish_run(
         rejected,
         suppressed,
     )
-    agents_after_publish(engine, run_id, score_date, now)
+    agents_after_publish(engine, run_id, score_date, now, profile)
     return dataclasses.replace(get_run(engine, run_id), profile=profile)
 
 
-def agents_after_publish(engine: Engine, run_id: int, score_date, now=None) -> None:
+def agents_after_publish(engine: Engine, run_id: int, score_date, now=None, profile: RunProfile | None = None) -> None:
     """Give the agents the new night: its pool of leads, and the policy's preview in the log.
 
     The pool is filled by the contact policy at ``now`` (default: the real time). The
@@ -178,8 +178,10 @@ def agents_after_publish(engine: Engine, run_id: int, score_date, now=None) -> N
     from bank_scoring.agents import policy, pool
 
     now = now or utcnow()
+    profile = profile if profile is not None else RunProfile()
     try:
-        pool.refill(engine, run_id, now)
+        with profile.timed("publish: fill the lead pool"):
+            pool.refill(engine, run_id, now)
     except Exception:  # the night is published; agents keep the previous pool until a refill
         log.exception("run %s: the pool of leads was not refilled; run `bank-scoring agent refill`", run_id)
         return
@@ -187,7 +189,8 @@ def agents_after_publish(engine: Engine, run_id: int, score_date, now=None) -> N
         rules = policy.load_rules(conn)
     opening = dt.datetime.combine(score_date, dt.time(rules.window_start_minute // 60, rules.window_start_minute % 60))
     opening_utc = opening.replace(tzinfo=ZoneInfo(rules.centre_time_zone)).astimezone(dt.UTC).replace(tzinfo=None)
-    found = policy.preview(engine, max(now, opening_utc), run_id)
+    with profile.timed("publish: contact policy preview"):
+        found = policy.preview(engine, max(now, opening_utc), run_id)
     log.info("contact policy, run %s:\n%s", run_id, policy.format_preview(found, rules))
 
 

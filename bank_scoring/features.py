@@ -123,20 +123,26 @@ class CallClock(TransformerMixin, BaseEstimator):
     When no training call's year was known (a shuffled file) the column is one constant.
     """
 
+    _RANGE = "clock_range_"  # the fitted attribute holding (lowest, highest)
+
+    def _values(self, X: pd.DataFrame) -> np.ndarray:
+        return call_clock(X)
+
     def fit(self, X: pd.DataFrame, y=None):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
-        clock = call_clock(X)
-        known = clock[~np.isnan(clock)]
-        self.clock_range_ = (float(known.min()), float(known.max())) if len(known) else None
+        values = self._values(X)
+        known = values[~np.isnan(values)]
+        setattr(self, self._RANGE, (float(known.min()), float(known.max())) if len(known) else None)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         if "contact_year" not in X:
             return X
-        if self.clock_range_ is None:  # no training call's year was known: the column says nothing
+        bounds = getattr(self, self._RANGE)
+        if bounds is None:  # no training call's year was known: the column says nothing
             return X.assign(contact_year=0.0)
-        return X.assign(contact_year=np.clip(call_clock(X), *self.clock_range_))
+        return X.assign(contact_year=np.clip(self._values(X), *bounds))
 
     def get_feature_names_out(self, input_features=None):
         return self.feature_names_in_
@@ -152,7 +158,7 @@ def call_clock(X: pd.DataFrame) -> np.ndarray:
     return years + index[codes] / 12.0  # code -1 (missing) takes the trailing NaN
 
 
-class ClipCallYear(TransformerMixin, BaseEstimator):
+class ClipCallYear(CallClock):
     """Versions trained before CallClock: the year alone, clipped to the training years.
 
     Tonight's year is usually later than every training call; a tree would treat it as
@@ -161,22 +167,12 @@ class ClipCallYear(TransformerMixin, BaseEstimator):
     shuffled file), the column is set to one constant value: ignored, not an error.
     """
 
-    def fit(self, X: pd.DataFrame, y=None):
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        years = X["contact_year"].dropna() if "contact_year" in X else pd.Series(dtype=float)
-        self.year_range_ = (float(years.min()), float(years.max())) if len(years) else None
-        return self
+    _RANGE = "year_range_"  # the attribute name saved versions carry
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _values(self, X: pd.DataFrame) -> np.ndarray:
         if "contact_year" not in X:
-            return X
-        if self.year_range_ is None:  # no training call's year was known: the column says nothing
-            return X.assign(contact_year=0.0)
-        return X.assign(contact_year=X["contact_year"].clip(*self.year_range_))
-
-    def get_feature_names_out(self, input_features=None):
-        return self.feature_names_in_
+            return np.full(len(X), np.nan)
+        return pd.to_numeric(X["contact_year"], errors="coerce").to_numpy(dtype=float)
 
 
 class CategoryCodes(TransformerMixin, BaseEstimator):

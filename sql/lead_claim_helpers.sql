@@ -184,8 +184,8 @@ $$;
 
 -- The leads whose returns_at has come, each looked at once: a due callback the agent may
 -- take is a candidate (the agent's own first, then others' past their grace, by rank); any
--- other callable lead goes back into the pool at its rank in tonight's night (its
--- returns_at cleared, its due time kept as the pool row's available_at), where it
+-- other callable lead goes back into the pool at its rank in tonight's night (an
+-- exploration lead at the place in the list it was drawn into; its returns_at cleared, its due time kept as the pool row's available_at), where it
 -- competes by rank as the reference's returning leads do; a held one is set aside until
 -- its hold ends. Rows another session holds are skipped.
 -- Returns the best candidate, its contact_state row locked, or no row; lapsed_claim is a
@@ -227,7 +227,7 @@ begin
         v_page := 0;
         for v_row in
             select s.customer_id, s.returns_at, s.last_called_at, s.callback_at,
-                   sc.run_id, sc.score_date, sc.rank, sc.band, sc.propensity,
+                   sc.run_id, sc.score_date, coalesce(xa.pool_rank, sc.rank) as rank, sc.band, sc.propensity,
                    case when s.callback_agent = v_agent then 0 else 1 end as priority,
                    coalesce(c.time_zone, v_centre_time_zone) as zone,
                    ({{contact_policy}}) as held_by,
@@ -243,6 +243,9 @@ begin
             inner join customers as c on s.customer_id = c.customer_id
             left join customer_scores as sc
                 on sc.customer_id = s.customer_id and sc.score_date = p_score_date and sc.run_id = p_run
+            -- An exploration lead keeps the place in the list it was drawn into.
+            left join lead_assignments as xa
+                on xa.run_id = p_run and xa.customer_id = s.customer_id and xa.role = 'exploration'
             order by s.returns_at, s.customer_id
         loop
             v_page := v_page + 1;
@@ -273,10 +276,13 @@ begin
     if cardinality(v_back) > 0 then
         update contact_state set returns_at = null where customer_id = any(v_back);
         insert into lead_pool (run_id, score_date, rank, customer_id, band, propensity, available_at)
-        select sc.run_id, sc.score_date, sc.rank, sc.customer_id, sc.band, sc.propensity, u.due
+        select sc.run_id, sc.score_date, coalesce(xa.pool_rank, sc.rank), sc.customer_id, sc.band, sc.propensity,
+               u.due
         from unnest(v_back, v_back_at) as u (customer_id, due)
         inner join customer_scores as sc
             on sc.customer_id = u.customer_id and sc.score_date = p_score_date and sc.run_id = p_run
+        left join lead_assignments as xa
+            on xa.run_id = p_run and xa.customer_id = u.customer_id and xa.role = 'exploration'
         on conflict (run_id, rank) do nothing;
     end if;
     if cardinality(v_later) > 0 then

@@ -102,7 +102,8 @@ def next_lead(engine: Engine, agent: str, now: dt.datetime) -> Lead | None:
         held_by = policy.policy_expression("sqlite")
         returning = conn.execute(
             text(
-                "select s.customer_id, sc.run_id, sc.score_date, sc.rank, sc.band, sc.propensity, "
+                "select s.customer_id, sc.run_id, sc.score_date, coalesce(xa.pool_rank, sc.rank) as rank, "
+                "sc.band, sc.propensity, "
                 "s.callback_at is not null and s.callback_at <= :now as is_callback "
                 # CROSS JOIN makes SQLite walk the due customers (contact_state_returns)
                 # first; left to itself it scans all of tonight's scores, one per customer.
@@ -110,11 +111,14 @@ def next_lead(engine: Engine, agent: str, now: dt.datetime) -> Lead | None:
                 "cross join customer_scores as sc on sc.customer_id = s.customer_id "
                 "and sc.score_date = :score_date and sc.run_id = :run "
                 "inner join customers as c on s.customer_id = c.customer_id "
+                # An exploration lead keeps the place in the list it was drawn into.
+                "left join lead_assignments as xa on xa.run_id = sc.run_id and xa.customer_id = s.customer_id "
+                "and xa.role = 'exploration' "
                 f"where s.returns_at <= :now and ({held_by}) is null "
                 "and not exists (select 1 from lead_assignments as la where la.run_id = :run "
                 "and la.customer_id = s.customer_id and la.role = 'control') "
                 "order by case when s.callback_at is null then 2 when s.callback_agent = :agent then 0 else 1 end, "
-                "sc.rank limit 1"
+                "coalesce(xa.pool_rank, sc.rank) limit 1"
             ),
             {**params, "score_date": as_date(night.score_date), "run": night.run_id},
         ).first()

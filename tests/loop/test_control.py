@@ -9,7 +9,7 @@ from sqlalchemy import text
 from support import DAY, at
 
 from bank_scoring.agents import pool
-from bank_scoring.agents.claims import next_lead, record_outcome
+from bank_scoring.agents.claims import next_lead, record_outcome, release
 from bank_scoring.config import load_settings, selection_shares
 from bank_scoring.db import HARVEST_ID_BASE
 from bank_scoring.loop import control
@@ -149,6 +149,32 @@ def test_exploration_leads_come_from_below_the_cut_into_the_list(night):
     bands = "".join("A" if o["band"] == "A" else "x" for o in order)
     assert bands.startswith("A") and bands.endswith("A") and bands.count("x") == len(explored)
     assert "xxx" not in bands
+
+
+def test_an_exploration_lead_given_back_keeps_its_place_in_the_list(night):
+    run_id = run_of(night)
+    pool.refill(night, run_id, at(8), control_share=0.2, exploration_share=0.1)
+    first = min(assignments(night, run_id, "exploration"), key=lambda r: r["pool_rank"])
+    with night.begin() as conn:
+        conn.execute(text("delete from lead_pool where rank < :k"), {"k": first["pool_rank"]})
+    taken = next_lead(night, "ana", at(10))
+    assert (taken.customer_id, taken.rank) == (first["customer_id"], first["pool_rank"])
+    release(night, "ana", taken.customer_id, at(10, 1))
+    # Back at its place in the list, ahead of the list's next leads, not at its score rank
+    # far below the cut (where nobody would reach it, and the claim's rank would say so).
+    again = next_lead(night, "ben", at(10, 2))
+    assert (again.customer_id, again.rank) == (first["customer_id"], first["pool_rank"])
+    release(night, "ben", again.customer_id, at(10, 3))
+    record_outcome(
+        night, "ana", next_lead(night, "ana", at(10, 4)).customer_id, "call_back", at(10, 5), callback_at=at(11)
+    )
+    callback = next_lead(night, "ana", at(11))
+    assert (callback.customer_id, callback.rank, callback.is_callback) == (
+        first["customer_id"],
+        first["pool_rank"],
+        True,
+    )
+    assert one(night, "select max(rank) from lead_claims") == first["pool_rank"]
 
 
 def _add_campaign(engine):

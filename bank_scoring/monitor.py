@@ -11,6 +11,15 @@ and computes the population stability index (PSI) per feature and for the score:
 Rule of thumb used by credit-risk teams: below 0.1 stable, 0.1 to 0.2 worth a look,
 above 0.2 the population has moved and the model's probabilities may no longer hold.
 The call month and day are left out: every customer of a night has the same ones.
+
+The contact history (``campaign``, ``pdays``, ``previous_contacts``, ``previous_outcome``)
+is measured and stored like the rest but raises no alert: the centre's own calls set it
+through the campaign roll-over. On the first night of a campaign every customer's
+``campaign`` is back to 0, a value no training row has (a row counts its own call), and the
+customers the centre never reaches keep it there, so against the training calls its PSI
+stays near 1 for the whole campaign; a campaign's calls likewise fill in ``pdays`` and
+``previous_outcome``. An alert every night would teach the team to ignore the alert. What
+the history does to the model shows in the score's PSI, which alerts, and in the field check.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from bank_scoring.features import BOOLEAN, CUSTOMER_CATEGORICAL, NUMERIC, factor
 
 DRIFT_THRESHOLD = 0.2
 MONITORED = CUSTOMER_CATEGORICAL + BOOLEAN + NUMERIC
+CONTACT_HISTORY = ("campaign", "pdays", "previous_contacts", "previous_outcome")  # measured, never alerted
 SCORE = "score"
 _FLOOR = 1e-4  # an empty bin counts as this share, so PSI stays finite
 MISSING, OTHER = "(missing)", "(other)"
@@ -115,9 +125,20 @@ def drift(profile: dict, counts: dict[str, list[int]]) -> dict[str, float]:
     return dict(sorted(values.items(), key=lambda kv: -kv[1]))
 
 
+def alerting(values: dict[str, float]) -> dict[str, float]:
+    """The PSI values an alert may name: all but the contact history the centre's calls set."""
+    return {name: value for name, value in values.items() if name not in CONTACT_HISTORY}
+
+
+def largest(values: dict[str, float]) -> float | None:
+    """The largest PSI an alert may name (the run's ``max_psi``), or None when nothing was measured."""
+    found = alerting(values)
+    return max(found.values()) if found else None
+
+
 def alert(values: dict[str, float], threshold: float = DRIFT_THRESHOLD) -> str | None:
-    """A one-line alert naming what drifted, or None."""
-    over = [f"{name} {value:.2f}" for name, value in values.items() if value > threshold]
+    """A one-line alert naming what drifted, or None; the contact history never raises one."""
+    over = [f"{name} {value:.2f}" for name, value in alerting(values).items() if value > threshold]
     if not over:
         return None
     return f"drift above {threshold}: " + ", ".join(over)

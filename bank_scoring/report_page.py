@@ -6,6 +6,8 @@ import html
 import json
 from typing import TYPE_CHECKING
 
+from bank_scoring import monitor
+
 if TYPE_CHECKING:
     from bank_scoring import registry
     from bank_scoring.report import _Evaluation
@@ -132,14 +134,23 @@ def render_page(
     latest = ""
     if runs:
         last = runs[-1]
-        worst = sorted(((r.psi, r.feature) for r in drift_rows if r.run_id == last), reverse=True)[:3]
+        values = {r.feature: r.psi for r in drift_rows if r.run_id == last}
+        worst = sorted(((v, f) for f, v in monitor.alerting(values).items()), reverse=True)[:3]
+        history = [(f, values[f]) for f in monitor.CONTACT_HISTORY if f in values]
         latest = (
             "<p>Latest run: "
             + ", ".join(f"{e(f)} {v:.3f}" for v, f in worst)
             + (
                 " &mdash; <b>above 0.2: the customers have changed; consider retraining.</b>"
-                if worst and worst[0][0] > 0.2
+                if worst and worst[0][0] > monitor.DRIFT_THRESHOLD
                 else " (all below 0.2: stable)."
+            )
+            + (
+                " Contact history, set by the centre's own calls and never alerted: "
+                + ", ".join(f"{e(f)} {v:.3f}" for f, v in history)
+                + "."
+                if history
+                else ""
             )
             + "</p>"
         )

@@ -55,3 +55,25 @@ def test_shifted_customers_raise_the_drift_flag(loaded_engine, model_dir, caplog
     assert stored["age"] > 0.2 and stored["balance"] > 0.2 and stored["job"] < 0.1
     assert set(stored) == set(monitor.MONITORED) | {"score"}
     assert get_run(loaded_engine, shifted.run_id).drift_alert == shifted.drift_alert
+
+
+def test_the_contact_history_is_measured_but_never_alerted():
+    values = {"campaign": 1.05, "previous_outcome": 0.24, "age": 0.05, "score": 0.08}
+    assert monitor.alert(values) is None
+    assert monitor.largest(values) == 0.08
+    assert monitor.alert({**values, "age": 0.3}) == "drift above 0.2: age 0.30"
+    assert monitor.largest({"campaign": 1.0}) is None
+
+
+def test_a_new_campaign_is_not_drift(loaded_engine, model_dir):
+    train_model(loaded_engine, model_dir)
+    with loaded_engine.begin() as conn:  # the roll-over: nobody has been called in the new campaign
+        conn.execute(text("update customers set campaign = 0"))
+    night = score_customers(loaded_engine, DAY)
+    with loaded_engine.connect() as conn:
+        stored = dict(
+            conn.execute(text("select feature, psi from run_drift where run_id = :r"), {"r": night.run_id}).all()
+        )
+    assert stored["campaign"] > 1.0  # measured and kept
+    assert night.drift_alert is None
+    assert night.max_psi == max(v for k, v in stored.items() if k not in monitor.CONTACT_HISTORY) < 0.2

@@ -4,6 +4,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from sqlalchemy import text
+
 from bank_scoring import registry
 from bank_scoring.cli import main
 from bank_scoring.report import CHARTS, evaluation_path, write_report
@@ -64,4 +66,11 @@ def test_report_command_prints_the_path_and_shows_recent_drift(loaded_engine, mo
     assert printed == registry_path(loaded_engine, result.model_version)
     page = Path(printed).read_text()
     assert "Latest run:" in page and "stable" in page
+    assert "Contact history, set by the centre's own calls and never alerted: campaign" in page
+    with loaded_engine.begin() as conn:  # a new campaign: nobody called in it yet
+        conn.execute(text("update customers set campaign = 0"))
+    score_customers(loaded_engine, dt.date(2026, 11, 29))
+    assert main(["--db-url", url, "report", str(result.model_version)]) == 0
+    latest = Path(capsys.readouterr().out.strip()).read_text().split("Latest run:")[1].split("</p>")[0]
+    assert "(all below 0.2: stable)" in latest and "consider retraining" not in latest
     assert main(["--db-url", url, "report", "99"]) != 0

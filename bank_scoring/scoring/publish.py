@@ -141,7 +141,7 @@ def publish_run(
                 "r": run_id,
                 "now": now,
                 "secs": (now - as_datetime(run.started_at)).total_seconds(),
-                "psi": max(drift.values()) if drift else None,
+                "psi": monitor.largest(drift),
                 "alert": alert,
             },
         )
@@ -274,6 +274,8 @@ def run_drift(engine: Engine, night: backend.Night, model: ModelBundle) -> tuple
             night.model_version,
         )
     else:
-        top = ", ".join(f"{k} {v:.3f}" for k, v in list(values.items())[:3])
+        top = ", ".join(f"{k} {v:.3f}" for k, v in list(monitor.alerting(values).items())[:3])
         log.info("run %s: no drift above %s (largest: %s)", night.run_id, monitor.DRIFT_THRESHOLD, top)
+    history = ", ".join(f"{k} {v:.2f}" for k, v in values.items() if k in monitor.CONTACT_HISTORY)
+    log.info("run %s: contact history, set by the centre's own calls (not alerted): %s", night.run_id, history)
     return values, alert

@@ -67,6 +67,7 @@ SCHEMA_FILES = (
 # PostgreSQL only, applied after the tables as whole scripts (function bodies hold semicolons).
 PG_FUNCTION_FILES = (
     "publish_customer_scores.sql",
+    "lead_pool_fill.sql",
     "lead_claim_helpers.sql",
     "lead_claim_functions.sql",
     "customer_history_trigger_pg.sql",

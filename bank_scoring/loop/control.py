@@ -20,11 +20,13 @@ with the defaults (5% control, 2% exploration) it has about 2.5 times as many.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
+import itertools
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from bank_scoring.config import DEFAULT_CONTROL_SHARE, DEFAULT_EXPLORATION_SHARE
 from bank_scoring.db import as_date
@@ -70,14 +72,25 @@ def night_seed(score_date) -> int:
 
 
 def even_slots(free_ranks: list[int], wanted: int, list_end: int) -> list[int]:
-    """``wanted`` of ``free_ranks``, each the free rank nearest an evenly spaced place in the list."""
+    """``wanted`` of ``free_ranks``, each the free rank nearest an evenly spaced place in the list.
+
+    The places are taken in order; each takes the nearest rank not yet taken (the lower
+    one on a tie), found by bisection from its place.
+    """
     free = sorted(free_ranks)
+    taken = [False] * len(free)
     chosen: list[int] = []
     for i in range(1, min(wanted, len(free)) + 1):
         target = list_end * i / (wanted + 1)
-        best = min(free, key=lambda r: (abs(r - target), r))
-        chosen.append(best)
-        free.remove(best)
+        right = bisect.bisect_left(free, target)
+        left = right - 1
+        while left >= 0 and taken[left]:
+            left -= 1
+        while right < len(free) and taken[right]:
+            right += 1
+        pick = left if left >= 0 and (right >= len(free) or target - free[left] <= free[right] - target) else right
+        taken[pick] = True
+        chosen.append(free[pick])
     return sorted(chosen)
 
 
@@ -93,17 +106,19 @@ def select(
     Runs in the refill's transaction, after the pool holds the run's eligible leads.
     """
     conn.execute(text("delete from lead_assignments where run_id = :r"), {"r": run_id})
-    rows = conn.execute(
-        text("select customer_id, rank, band from lead_pool where run_id = :r order by rank"), {"r": run_id}
-    ).all()
-    ids = np.array([r.customer_id for r in rows], dtype=np.int64)
-    ranks = np.array([r.rank for r in rows], dtype=np.int64)
-    listed = np.array([r.band in LIST_BANDS for r in rows], dtype=bool)
-    control = control_mask(ids, control_share) if len(rows) else np.zeros(0, dtype=bool)
-    log_rows = [
-        {"r": run_id, "c": int(c), "role": "control", "k": int(k), "pk": None, "p": float(control_share)}
-        for c, k in zip(ids[control], ranks[control], strict=True)
-    ]
+    # The freshly filled pool is in score order, so the list is the ranks up to the cut's.
+    cut = conn.execute(
+        text("select max(rank) from lead_pool where run_id = :r and band in :bands").bindparams(
+            bindparam("bands", expanding=True)
+        ),
+        {"r": run_id, "bands": list(LIST_BANDS)},
+    ).scalar()
+    # Flattened into numpy: a million Row objects cost seconds.
+    found = conn.execute(text("select customer_id, rank from lead_pool where run_id = :r order by rank"), {"r": run_id})
+    pairs = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64).reshape(-1, 2)
+    ids, ranks = pairs[:, 0], pairs[:, 1]
+    listed = ranks <= (cut if cut is not None else 0)
+    control = control_mask(ids, control_share) if len(ids) else np.zeros(0, dtype=bool)
     in_list = listed & ~control
     below = ~listed & ~control
     list_end = int(ranks[listed].max()) if listed.any() else 0
@@ -111,40 +126,33 @@ def select(
     wanted = int(round(exploration_share * int(in_list.sum())))
     slots = even_slots(free, min(wanted, int(below.sum())), list_end)
     probability = len(slots) / int(below.sum()) if below.any() else 0.0
-    explored = 0
+    picks = np.zeros(0, dtype=np.int64)
     if slots:
         rng = np.random.default_rng(night_seed(score_date))
-        picks = np.sort(rng.choice(np.flatnonzero(below), size=len(slots), replace=False))
         # Best scored of the draw first: the order within the slice does not change who is drawn.
-        for index, slot in zip(picks, slots, strict=True):
-            log_rows.append(
-                {
-                    "r": run_id,
-                    "c": int(ids[index]),
-                    "role": "exploration",
-                    "k": int(ranks[index]),
-                    "pk": slot,
-                    "p": probability,
-                }
-            )
-        explored = len(slots)
-    if log_rows:
-        conn.execute(
-            text(
-                "insert into lead_assignments (run_id, customer_id, role, score_rank, pool_rank, "
-                "selection_probability) values (:r, :c, :role, :k, :pk, :p)"
-            ),
-            log_rows,
-        )
+        picks = np.sort(rng.choice(np.flatnonzero(below), size=len(slots), replace=False))
+    explored = len(picks)
+    chosen = np.flatnonzero(control)
+    _log(
+        conn,
+        run_id,
+        {
+            "customer_id": np.concatenate([ids[chosen], ids[picks]]).tolist(),
+            "role": ["control"] * len(chosen) + ["exploration"] * explored,
+            "score_rank": np.concatenate([ranks[chosen], ranks[picks]]).tolist(),
+            "pool_rank": [None] * len(chosen) + list(slots),
+            "selection_probability": [float(control_share)] * len(chosen) + [probability] * explored,
+        },
+    )
     if conn.dialect.name == "postgresql":
-        # Both tables were just filled: without fresh statistics the planner takes them for
-        # small and probes the role index once per pool row (minutes at 1M customers).
+        # Just filled: without fresh statistics the planner takes it for small and probes
+        # the role index once per pool row (minutes at 1M customers). The pool's own
+        # statistics come with its indexes (lead_pool_index()).
         conn.execute(text("analyze lead_assignments"))
-        conn.execute(text("analyze lead_pool"))
     conn.execute(
         text(
-            "delete from lead_pool where run_id = :r and exists (select 1 from lead_assignments as a "
-            "where a.run_id = :r and a.customer_id = lead_pool.customer_id and a.role = 'control')"
+            "delete from lead_pool where run_id = :r and customer_id in (select a.customer_id "
+            "from lead_assignments as a where a.run_id = :r and a.role = 'control')"
         ),
         {"r": run_id},
     )
@@ -152,8 +160,8 @@ def select(
         # Move each drawn lead to its slot: delete its row at its score rank, insert it at the slot.
         conn.execute(
             text(
-                "delete from lead_pool where run_id = :r and exists (select 1 from lead_assignments as a "
-                "where a.run_id = :r and a.customer_id = lead_pool.customer_id and a.role = 'exploration')"
+                "delete from lead_pool where run_id = :r and customer_id in (select a.customer_id "
+                "from lead_assignments as a where a.run_id = :r and a.role = 'exploration')"
             ),
             {"r": run_id},
         )
@@ -169,13 +177,32 @@ def select(
         )
     return Selection(
         run_id,
-        len(rows),
+        len(ids),
         int(control.sum()),
         int(in_list.sum()),
         int(below.sum()),
         explored,
         probability,
     )
+
+
+def _log(conn: Connection, run_id: int, columns: dict[str, list]) -> None:
+    """Write the night's lead_assignments rows, given column by column."""
+    if not columns["customer_id"]:
+        return
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        # One statement over arrays: tens of thousands of control rows a night at 1M customers.
+        types = {"customer_id": "bigint", "role": "text", "score_rank": "integer", "pool_rank": "integer"}
+        arrays = ", ".join(f"cast(:{c} as {types.get(c, 'double precision')}[])" for c in columns)
+        conn.execute(
+            text(f"insert into lead_assignments (run_id, {names}) select :r, * from unnest({arrays})"),
+            {"r": run_id, **columns},
+        )
+        return
+    rows = [dict(zip(columns, values, strict=True), r=run_id) for values in zip(*columns.values(), strict=True)]
+    placeholders = ", ".join(f":{c}" for c in columns)
+    conn.execute(text(f"insert into lead_assignments (run_id, {names}) values (:r, {placeholders})"), rows)
 
 
 def is_control(conn: Connection, run_id: int, customer_id: int) -> bool:

@@ -190,6 +190,7 @@ def publish_night(engine: Engine, night: Night, explain, finish, profile: RunPro
             wait_for(builds)
         for done in builds:
             done.result()
+        build("statistics")
     log.info("run %s: %s ranked scores in %s, indexed", night.run_id, inserted, fresh)
     with profile.timed("publish: swap in"), engine.begin() as conn:
         conn.execute(text("select publish_customer_scores(:r, :d)"), params)  # checks the run is still running

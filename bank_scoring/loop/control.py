@@ -32,6 +32,7 @@ from bank_scoring.config import DEFAULT_CONTROL_SHARE, DEFAULT_EXPLORATION_SHARE
 from bank_scoring.db import as_date
 
 LIST_BANDS = ("A",)  # the bands above the cut
+READ_ROWS = 100_000  # pool rows fetched at a time, and lead_assignments rows written at a time
 CONTROL_SALT = "bank-scoring control group v1"  # changing it draws a new control group
 
 
@@ -113,8 +114,13 @@ def select(
         ),
         {"r": run_id, "bands": list(LIST_BANDS)},
     ).scalar()
-    # Flattened into numpy: a million Row objects cost seconds.
-    found = conn.execute(text("select customer_id, rank from lead_pool where run_id = :r order by rank"), {"r": run_id})
+    # Flattened into numpy as it streams (a server-side cursor on PostgreSQL): a million
+    # Row objects cost seconds, and ten million held at once a gigabyte.
+    found = conn.execute(
+        text("select customer_id, rank from lead_pool where run_id = :r order by rank"),
+        {"r": run_id},
+        execution_options={"stream_results": True, "yield_per": READ_ROWS},
+    )
     pairs = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64).reshape(-1, 2)
     ids, ranks = pairs[:, 0], pairs[:, 1]
     listed = ranks <= (cut if cut is not None else 0)
@@ -137,11 +143,11 @@ def select(
         conn,
         run_id,
         {
-            "customer_id": np.concatenate([ids[chosen], ids[picks]]).tolist(),
-            "role": ["control"] * len(chosen) + ["exploration"] * explored,
-            "score_rank": np.concatenate([ranks[chosen], ranks[picks]]).tolist(),
-            "pool_rank": [None] * len(chosen) + list(slots),
-            "selection_probability": [float(control_share)] * len(chosen) + [probability] * explored,
+            "customer_id": np.concatenate([ids[chosen], ids[picks]]),
+            "role": np.repeat(np.array(["control", "exploration"]), [len(chosen), explored]),
+            "score_rank": np.concatenate([ranks[chosen], ranks[picks]]),
+            "pool_rank": np.array([None] * len(chosen) + list(slots), dtype=object),
+            "selection_probability": np.repeat([float(control_share), probability], [len(chosen), explored]),
         },
     )
     if conn.dialect.name == "postgresql":
@@ -186,23 +192,23 @@ def select(
     )
 
 
-def _log(conn: Connection, run_id: int, columns: dict[str, list]) -> None:
-    """Write the night's lead_assignments rows, given column by column."""
-    if not columns["customer_id"]:
-        return
+def _log(conn: Connection, run_id: int, columns: dict[str, np.ndarray]) -> None:
+    """Write the night's lead_assignments rows, given column by column, a slice at a time."""
     names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        # One statement over arrays: tens of thousands of control rows a night at 1M customers.
-        types = {"customer_id": "bigint", "role": "text", "score_rank": "integer", "pool_rank": "integer"}
-        arrays = ", ".join(f"cast(:{c} as {types.get(c, 'double precision')}[])" for c in columns)
-        conn.execute(
-            text(f"insert into lead_assignments (run_id, {names}) select :r, * from unnest({arrays})"),
-            {"r": run_id, **columns},
-        )
-        return
-    rows = [dict(zip(columns, values, strict=True), r=run_id) for values in zip(*columns.values(), strict=True)]
-    placeholders = ", ".join(f":{c}" for c in columns)
-    conn.execute(text(f"insert into lead_assignments (run_id, {names}) values (:r, {placeholders})"), rows)
+    for start in range(0, len(columns["customer_id"]), READ_ROWS):
+        part = {c: values[start : start + READ_ROWS].tolist() for c, values in columns.items()}
+        if conn.dialect.name == "postgresql":
+            # One statement over arrays: tens of thousands of control rows a night at 1M customers.
+            types = {"customer_id": "bigint", "role": "text", "score_rank": "integer", "pool_rank": "integer"}
+            arrays = ", ".join(f"cast(:{c} as {types.get(c, 'double precision')}[])" for c in columns)
+            conn.execute(
+                text(f"insert into lead_assignments (run_id, {names}) select :r, * from unnest({arrays})"),
+                {"r": run_id, **part},
+            )
+        else:
+            rows = [dict(zip(part, values, strict=True), r=run_id) for values in zip(*part.values(), strict=True)]
+            placeholders = ", ".join(f":{c}" for c in columns)
+            conn.execute(text(f"insert into lead_assignments (run_id, {names}) values (:r, {placeholders})"), rows)
 
 
 def is_control(conn: Connection, run_id: int, customer_id: int) -> bool:

@@ -84,6 +84,8 @@ def agent(url: str, name: str, seed: int, clock: Clock, tally: Tally, start: thr
                 continue
             if lead is None:
                 tally.add("empty")
+                if tally.counts["empty"] > 20 * CALLS:  # an empty pool: fail now, not after the join's timeout
+                    raise AssertionError(f"no lead for {name} {tally.counts['empty']} times")
                 continue
             kind = rng.choices(kinds, weights)[0]
             if kind == "keep":

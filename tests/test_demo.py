@@ -42,7 +42,9 @@ def test_demo_twice_on_the_real_data_duplicates_nothing(tmp_path, bank_full_csv)
     # auto chooses by same-day ranking on the latest calls; the summary leads with the list's figure
     assert re.search(r"Model: v1 \((hist_gradient_boosting|logistic_regression)\).*same-day AUC 0\.\d+.*ROC AUC", first)
     assert "tonight's probabilities are brought to the level of the latest" in first
-    assert "night 2026-11-28 (run 1) at 2026-11-28 10:00 Europe/Lisbon: 45,211 of 45,211 customers callable" in first
+    # 5% of the customers are the control group: never called, so not callable.
+    assert "night 2026-11-28 (run 1) at 2026-11-28 10:00 Europe/Lisbon: 42,994 of 45,211 customers callable" in first
+    assert re.search(r"held back by control group +2,217\n", first)
     lead = re.search(r"lead for demo-agent: customer (\d+), rank 1, band A", first)
     assert lead and "bank-scoring --db-url" in first and "serve" in first
 

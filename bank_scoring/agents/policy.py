@@ -34,6 +34,7 @@ RULES = (
     "callback_for_agent",
     "calling_hours",
 )
+CONTROL_GROUP = "control_group"  # the preview's count of the night's control customers (loop/control.py)
 OUTCOMES = ("subscribed", "declined", "no_answer", "call_back", "do_not_call")
 _SETTINGS_COLUMNS = tuple(f.name for f in dataclasses.fields(ContactRules))
 
@@ -160,7 +161,8 @@ def preview(engine: Engine, now: dt.datetime, run_id: int | None = None) -> dict
     """How many of a night's customers each rule holds back at ``now``, and how many are callable.
 
     ``run_id`` defaults to the latest published night. Returns ``{"run_id", "score_date",
-    "at", "customers", "callable", "held": {rule: count}}`` with every rule present.
+    "at", "customers", "callable", "held": {rule: count}}`` with every rule present, and
+    ``control_group``: the night's control customers no rule holds back.
     """
     from bank_scoring.db import as_date
 
@@ -185,10 +187,12 @@ def preview(engine: Engine, now: dt.datetime, run_id: int | None = None) -> dict
         join = "cross join" if dialect == "sqlite" else "inner join"
         rows = conn.execute(
             text(
-                f"select {held_by} as held_by, count(*) as n from customers as c "
-                f"{join} customer_scores as sc on sc.customer_id = c.customer_id "
+                f"select {held_by} as held_by, la.customer_id is not null as is_control, count(*) as n "
+                f"from customers as c {join} customer_scores as sc on sc.customer_id = c.customer_id "
                 "and sc.score_date = :score_date and sc.run_id = :run "
-                "left join contact_state as s on c.customer_id = s.customer_id group by 1"
+                "left join contact_state as s on c.customer_id = s.customer_id "
+                "left join lead_assignments as la on la.run_id = sc.run_id and la.customer_id = c.customer_id "
+                "and la.role = 'control' group by 1, 2"
             ),
             {**params, "score_date": as_date(run.score_date), "run": run.run_id},
         ).all()
@@ -198,13 +202,16 @@ def preview(engine: Engine, now: dt.datetime, run_id: int | None = None) -> dict
                 "(select time_zone from customer_time_zones where is_valid)"
             )
         ).scalar_one()
-    held = dict.fromkeys(RULES, 0)
+    # The control group is not a rule of the policy but is never handed out either: the
+    # customers the rules would let be called that are control count apart.
+    held = dict.fromkeys((*RULES, CONTROL_GROUP), 0)
     callable_ = 0
-    for reason, n in rows:
-        if reason is None:
-            callable_ = int(n)
+    for reason, is_control, n in rows:
+        key = reason if reason is not None else (CONTROL_GROUP if is_control else None)
+        if key is None:
+            callable_ += int(n)
         else:
-            held[reason] = int(n)
+            held[key] += int(n)
     return {
         "run_id": run.run_id,
         "score_date": as_date(run.score_date),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -61,8 +62,11 @@ def test_an_agent_takes_records_and_a_team_lead_sees_the_figures(db):
     assert found["by_agent"][0]["agent_id"] == "ana"
     assert 0 < found["total"]["expected_subscriptions"] < 1
     preview = run(db, "worklist", "--preview", "--at", "2026-11-28 10:05")
-    assert preview.returncode == 0 and "2,999 of 3,000 customers callable" in preview.stdout
-    assert "subscribed" in preview.stdout
+    assert preview.returncode == 0 and "of 3,000 customers callable" in preview.stdout
+    callable_ = int(re.search(r"([\d,]+) of 3,000 customers callable", preview.stdout)[1].replace(",", ""))
+    control = int(re.search(r"held back by control group +([\d,]+)", preview.stdout)[1].replace(",", ""))
+    assert re.search(r"held back by subscribed +1\n", preview.stdout)
+    assert callable_ + control + 1 == 3000 and control > 0  # the control group is never called
 
 
 @pytest.mark.parametrize(

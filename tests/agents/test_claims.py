@@ -231,12 +231,15 @@ def test_preview_counts_every_customer_once(night):
         night, "select count(*) from customer_scores where run_id = :r", r=found["run_id"]
     )
     assert found["held"]["declined"] == 1 and found["held"]["claimed"] == 1
+    # The night's control customers are never handed out: not counted as callable.
+    control = "select count(*) from lead_assignments where run_id = :r and role = 'control'"
+    assert found["held"]["control_group"] == scalar(night, control, r=found["run_id"]) > 0
     assert found["callable"] == found["customers"] - sum(found["held"].values())
     assert claimed.customer_id
     closed = policy.preview(night, at(22))
     assert closed["callable"] == 0 and closed["held"]["calling_hours"] > 0
     text_ = policy.format_preview(found, policy.load_rules(night.connect()))
-    assert "callable" in text_ and "declined" in text_
+    assert "callable" in text_ and "declined" in text_ and "control group" in text_
 
 
 def test_a_customer_at_the_days_limit_waits_for_tomorrow_off_the_returning_queue(night):

@@ -38,6 +38,10 @@ SPLICED_OK = {
     "marks",  # bind-parameter placeholders (":c0, :c1, ...") generated in code
     "limit",  # spliced only as int(limit)
     "int",
+    "names",  # lead_assignments' column names, a code constant (loop/control.py)
+    "arrays",  # their casts to array types, built from the same names
+    "placeholders",  # bind-parameter placeholders for those names
+    "join",  # "cross join" or "inner join", by dialect (agents/policy.py)
 }
 
 

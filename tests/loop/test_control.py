@@ -151,12 +151,18 @@ def test_exploration_leads_come_from_below_the_cut_into_the_list(night):
     assert "xxx" not in bands
 
 
-def test_an_exploration_lead_given_back_keeps_its_place_in_the_list(night):
+def called_down_to_the_first_exploration_lead(night) -> dict:
+    """Refill with a large exploration slice; agents have called the list down to its first lead."""
     run_id = run_of(night)
     pool.refill(night, run_id, at(8), control_share=0.2, exploration_share=0.1)
     first = min(assignments(night, run_id, "exploration"), key=lambda r: r["pool_rank"])
     with night.begin() as conn:
         conn.execute(text("delete from lead_pool where rank < :k"), {"k": first["pool_rank"]})
+    return first
+
+
+def test_an_exploration_lead_given_back_keeps_its_place_in_the_list(night):
+    first = called_down_to_the_first_exploration_lead(night)
     taken = next_lead(night, "ana", at(10))
     assert (taken.customer_id, taken.rank) == (first["customer_id"], first["pool_rank"])
     release(night, "ana", taken.customer_id, at(10, 1))
@@ -189,12 +195,7 @@ def _add_campaign(engine):
 
 def test_harvested_exploration_row_carries_its_probability(night):
     _add_campaign(night)
-    run_id = run_of(night)
-    pool.refill(night, run_id, at(8), control_share=0.2, exploration_share=0.1)
-    first = min(assignments(night, run_id, "exploration"), key=lambda r: r["pool_rank"])
-    # Agents have called the list down to the first exploration lead.
-    with night.begin() as conn:
-        conn.execute(text("delete from lead_pool where rank < :k"), {"k": first["pool_rank"]})
+    first = called_down_to_the_first_exploration_lead(night)
     explored = next_lead(night, "ana", at(10))
     listed = next_lead(night, "ben", at(10))
     assert explored.customer_id == first["customer_id"]

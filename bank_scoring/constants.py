@@ -11,9 +11,9 @@ BANDS = (("A", 0.10), ("B", 0.20), ("C", 0.30), ("D", 0.40))
 BAND_NAMES = tuple(name for name, _ in BANDS)
 
 # Model candidates; "auto" chooses among them by same-day ranking on the latest training calls.
-CANDIDATES = ("hist_gradient_boosting", "random_forest", "logistic_regression")
+CANDIDATES = ("ranking_blend", "hist_gradient_boosting", "random_forest", "logistic_regression")
 ESTIMATORS = ("auto", *CANDIDATES)
-DEFAULT_ESTIMATOR = "hist_gradient_boosting"
+DEFAULT_ESTIMATOR = "ranking_blend"
 PROMOTE_MODES = ("if_better", "always", "never")
 
 # The Airflow Asset the retrain DAG updates when a champion is promoted.

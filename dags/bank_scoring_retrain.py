@@ -21,7 +21,7 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param,
 from bank_scoring_dag_support import DEFAULT_ARGS, bank_engine, labelled_asset
 
 from bank_scoring.config import load_settings
-from bank_scoring.constants import CHAMPION_ASSET_URI, ESTIMATORS, PROMOTE_MODES
+from bank_scoring.constants import CHAMPION_ASSET_URI, DEFAULT_ESTIMATOR, ESTIMATORS, PROMOTE_MODES
 
 # Updated whenever a retrain promotes a new champion; a DAG can be scheduled on it.
 CHAMPION_MODEL = Asset(CHAMPION_ASSET_URI, extra={"table": "model_versions"})
@@ -46,7 +46,7 @@ CHAMPION_MODEL = Asset(CHAMPION_ASSET_URI, extra={"table": "model_versions"})
             enum=list(ESTIMATORS),
             title="Estimator",
             description="auto (default) judges every candidate on the latest calls by same-day ranking "
-            "and keeps hist_gradient_boosting unless another is better beyond the noise; "
+            f"and keeps {DEFAULT_ESTIMATOR} unless another is better beyond the noise; "
             "random_forest is the tutorial's model.",
         ),
         "window_start": Param(

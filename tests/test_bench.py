@@ -19,16 +19,28 @@ def test_model_quality_bench_runs(bank_full_csv, bank_sample_csv):
     """Three months of the rolling origin (the full run is 23) and 2-fold CV."""
     command = [sys.executable, str(ROOT / "bench" / "model_quality.py"), "--start", "2010-09", "--end", "2010-11"]
     done = subprocess.run(
-        [*command, "--csv", str(bank_full_csv), "--folds", "2", "--months"], capture_output=True, text=True, timeout=600
+        [*command, "--csv", str(bank_full_csv), "--folds", "2", "--months", "--seeds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     backtest, cv = done.stdout.split("stratified 2-fold cross-validation")
     assert "rolling origin, M periods 2010-09 to 2010-11" in backtest and "(592 calls in 3 periods)" in backtest
-    for recipe in ("tutorial: RF, 8 client columns", "ours: hist_gradient_boosting (default)", "ours: auto"):
+    for recipe in (
+        "tutorial: RF, 8 client columns",
+        "ours: ranking_blend (default)",
+        "ours: hist_gradient_boosting",
+        "ours: auto",
+    ):
         row = next(line for line in backtest.splitlines() if line.startswith(recipe))
         figures = [float(x) for x in row[len(recipe) :].split()[-7:]]
         assert 0.5 < figures[0] < 1 and 0 < figures[1] < 1  # pooled and same-day AUC
-    assert "hist_gradient_boosting against issue 17's targets: same_day_auc" in backtest
+    assert (
+        "ranking_blend against issue 17's targets: same_day_auc" in backtest and "mean of 2 seeds; met by" in backtest
+    )
+    spread = backtest.split("seeds 0 to 1: min / mean / max")[1]
+    assert "ranking_blend" in spread and "hist_gradient_boosting" in spread
     assert "2010-10" in backtest.split("default model per period")[1]
     assert "ours: logistic_regression" in cv
     shuffled = subprocess.run([*command, "--csv", str(bank_sample_csv)], capture_output=True, text=True, timeout=60)
@@ -71,7 +83,7 @@ def test_scoring_throughput_quick_mode_runs(bank_full_csv, pg_admin_url, tmp_pat
     assert len(re.findall(r"naive: read_sql whole table, predict, to_sql +1,000,000 ", out)) == 2
     assert "publish: rank and insert" in out and "predict" in out
     assert "vacuumed, analysed and checkpointed" in done.stderr
-    assert "training on bank-full with model selection" in out
+    assert "training on bank-full (model selection among 4 candidates)" in out
 
 
 @pytest.mark.slow

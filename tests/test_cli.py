@@ -135,7 +135,7 @@ def test_the_whole_job_from_the_command_line(db_url, tmp_path):
 
 def test_report_is_a_step_of_its_own_that_train_runs_unless_asked_not_to(trained_sqlite_url, tmp_path):
     # The session's trained copy: v1 (the default estimator, seed 42) registered without a report.
-    same_as_v1 = ["train", "--estimator", "hist_gradient_boosting"]
+    same_as_v1 = ["train", "--estimator", "ranking_blend"]
     reused = run([*same_as_v1, "--no-report"], trained_sqlite_url, tmp_path).stdout
     assert "already trained as v1" in reused and "report: not written; run `bank-scoring report 1`" in reused
     summary = run(["summary"], trained_sqlite_url, tmp_path, check=False).stdout

@@ -40,7 +40,9 @@ def test_demo_twice_on_the_real_data_duplicates_nothing(tmp_path, bank_full_csv)
     assert worklist[0].split()[:4] == ["rank", "customer", "propensity", "band"]
     assert [int(line.split()[0]) for line in worklist[1:]] == list(range(1, 21))
     # auto chooses by same-day ranking on the latest calls; the summary leads with the list's figure
-    assert re.search(r"Model: v1 \((hist_gradient_boosting|logistic_regression)\).*same-day AUC 0\.\d+.*ROC AUC", first)
+    assert re.search(
+        r"Model: v1 \((ranking_blend|hist_gradient_boosting|logistic_regression)\).*same-day AUC 0\.\d+.*ROC AUC", first
+    )
     assert "tonight's probabilities are brought to the level of the latest" in first
     # 5% of the customers are the control group: never called, so not callable.
     assert "night 2026-11-28 (run 1) at 2026-11-28 10:00 Europe/Lisbon: 42,994 of 45,211 customers callable" in first

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import OrdinalEncoder
 
+from bank_scoring.constants import CANDIDATES
 from bank_scoring.features import CATEGORICAL, FEATURES, MONTHS, CallClock, CategoryCodes, ClipCallYear, feature_frame
 from bank_scoring.generate import generate_calls
 from bank_scoring.training import build_bundle, build_pipeline
@@ -65,7 +66,7 @@ def test_versions_trained_before_the_clock_clip_the_year():
     assert (clip.transform(tonight.assign(contact_year=1990.0))["contact_year"] == low).all()
 
 
-@pytest.mark.parametrize("estimator", ["hist_gradient_boosting", "random_forest", "logistic_regression"])
+@pytest.mark.parametrize("estimator", CANDIDATES)
 def test_every_candidate_learns_the_year_and_handles_unknown_years(estimator):
     X, rows = calls(4000)
     # The regime: calls of the last year subscribe far more often (as in bank-full).
@@ -99,7 +100,7 @@ def test_unknown_year_is_missing_not_zero():
     assert (feature_frame(X, "may", 5, pd.Series([2009] * 10))["contact_year"] == 2009.0).all()
 
 
-@pytest.mark.parametrize("estimator", ["hist_gradient_boosting", "random_forest", "logistic_regression"])
+@pytest.mark.parametrize("estimator", CANDIDATES)
 def test_categorical_columns_score_exactly_as_text_columns(estimator):
     """The nightly PostgreSQL reader gives categorical columns; every model must see the same input."""
     X, rows = calls(3000)

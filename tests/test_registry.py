@@ -27,7 +27,7 @@ def test_a_file_from_before_the_bundle_format_is_refused(sqlite_engine, champion
     from sqlalchemy import text
 
     path = Path(champion.artifact_path)
-    joblib.dump(registry.load_model(champion).pipeline.estimator_, path)  # the bare Pipeline of old
+    joblib.dump(registry.load_model(champion).pipeline.estimator_.base_, path)  # the bare Pipeline of old
     with sqlite_engine.begin() as conn:  # as the registry of that time would have recorded it
         conn.execute(
             text("update model_versions set artifact_sha256 = :s where model_version = :v"),

@@ -21,7 +21,7 @@ def test_first_model_becomes_champion_with_metrics(loaded_engine, model_dir):
     assert version.model_version == result.model_version
     assert version.artifact_sha256 == file_sha256(Path(version.artifact_path))
     assert [e["event"] for e in registry.events(loaded_engine)] == ["registered", "promoted"]
-    assert version.metrics == result.metrics and version.params["estimator"] == "hist_gradient_boosting"
+    assert version.metrics == result.metrics and version.params["estimator"] == "ranking_blend"
     assert version.report_path is None  # the report is its own step (report.write_report)
     bundle = registry.load_model(version)
     assert isinstance(bundle, ModelBundle) and bundle.features == version.features
@@ -118,7 +118,7 @@ def test_gradient_boosting_takes_the_category_codes_as_they_are(loaded_engine, m
     from bank_scoring.training import load_training_rows, skip_repeated_encoding
 
     train_model(loaded_engine, model_dir)
-    champion = registry.load_model(registry.require_champion(loaded_engine)).pipeline.estimator_
+    champion = registry.load_model(registry.require_champion(loaded_engine)).pipeline.estimator_.base_
     assert champion.named_steps["model"].__class__.__name__ == "HistGradientBoostingClassifier"
     assert champion.named_steps["model"]._preprocessor is None
 

@@ -356,8 +356,8 @@ def cmd_summary(args) -> int:
         print(
             f"Model: v{champ.model_version} ({champ.algorithm}), champion since {champ.promoted_at}; on held-out "
             "calls, ordering within a call day (what orders the list): same-day AUC "
-            f"{_fmt(m.get('same_day_auc'), '.3f')}"
-            f" (most recent calls {_fmt(m.get('recent_same_day_auc'), '.3f')}), within-day top-decile lift "
+            f"{_fmt(m.get('recent_same_day_auc'), '.3f')} on the most recent, as tonight's list is scored "
+            f"({_fmt(m.get('same_day_auc'), '.3f')} over all of them), within-day top-decile lift "
             f"{_fmt(m.get('same_day_lift_top_decile'), '.2f')}; pooled ROC AUC {_fmt(champ.roc_auc, '.3f')}, "
             f"top-decile lift {_fmt(champ.lift_top_decile, '.2f')}, Brier {_fmt(champ.brier_score)}, "
             f"calibration error {_fmt(m.get('expected_calibration_error'))}"

@@ -352,3 +352,23 @@ def test_agent_claims_checker_finds_each_kind_of_violation(tmp_path):
         "callback_grace": 1,
     }
     assert checked["invalid_zone"] == 1
+
+
+def test_simulation_bound_shows_what_no_list_can_beat():
+    """The bound behind issue 19's 2x target: in March's new regime random calling's answered
+    calls subscribe at about 0.77, so no list reaches 2x; in January's old regime it could."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "simulation_bound.py"), "--customers", "30000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    bound = {}
+    for line in done.stdout.splitlines():
+        if line.lstrip().startswith("30,000"):
+            label = " ".join(line.split()[1:4])
+            bound[label] = float(line.rsplit(None, 1)[-1].rstrip("x"))
+            random_rate = float(line.split()[4])
+            assert bound[label] == pytest.approx(1 / random_rate, rel=0.01)
+    assert bound["March, new regime"] < 2 < bound["January, old regime"]

@@ -105,7 +105,8 @@ class SimulationResult:
         }
 
     def weeks(self) -> pd.DataFrame:
-        """Per week: calls, subscriptions per 100 calls (ours, frozen, random), field ECE."""
+        """Per week: calls, subscriptions per 100 calls (ours, frozen, random, oracle), the most any
+        list could reach against random, field ECE."""
         from bank_scoring.evaluate import expected_calibration_error
 
         rows = []
@@ -123,6 +124,12 @@ class SimulationResult:
                     "frozen_per_100": 100 * part["frozen_expected"].sum() / max(1, part["calls"].sum()),
                     "random_per_100": 100 * part["random_expected"].sum() / max(1, part["calls"].sum()),
                     "oracle_per_100": 100 * part["oracle_expected"].sum() / max(1, part["calls"].sum()),
+                    # No list does better than every answered call subscribing; against random
+                    # calling's rate that caps the ratio any list can reach this week.
+                    "most_possible_ratio": 100
+                    * self.config.answer_rate
+                    * part["calls"].sum()
+                    / max(1e-9, part["random_expected"].sum()),
                     "field_ece_ours": expected_calibration_error(
                         answered["subscribed"].to_numpy(), answered["propensity"].to_numpy()
                     )

@@ -17,14 +17,14 @@ def format_weeks(weeks: pd.DataFrame) -> str:
     """The weekly table as printed by `bank-scoring simulate`."""
     head = (
         f"{'week':>4} {'from':>10} {'regime':>6} {'calls':>6} {'ours/100':>9} {'expected':>9} {'frozen':>7} "
-        f"{'random':>7} {'oracle':>7} {'ECE ours':>9} {'ECE frozen':>10} {'models':>8} {'retrains':>8}"
+        f"{'random':>7} {'oracle':>7} {'at most':>7} {'ECE ours':>9} {'ECE frozen':>10} {'models':>8} {'retrains':>8}"
     )
     lines = [head]
     for w in weeks.itertuples():
         lines.append(
             f"{w.week + 1:>4} {w.first_day!s:>10} {w.regime:>6} {w.calls:>6} {w.ours_per_100:>9.1f} "
             f"{w.ours_expected_per_100:>9.1f} {w.frozen_per_100:>7.1f} {w.random_per_100:>7.1f} "
-            f"{w.oracle_per_100:>7.1f} "
+            f"{w.oracle_per_100:>7.1f} {w.most_possible_ratio:>6.2f}x "
             f"{w.field_ece_ours:>9.3f} {w.field_ece_frozen:>10.3f} {w.model_versions:>8} {w.retrains:>8}"
         )
     return "\n".join(lines)
@@ -48,11 +48,20 @@ def verdicts(result: SimulationResult, weeks: pd.DataFrame) -> list[str]:
     out = []
     ratio = (weeks["ours_per_100"] / weeks["random_per_100"]).replace([np.inf], np.nan)
     oracle_ratio = (weeks["oracle_per_100"] / weeks["random_per_100"]).replace([np.inf], np.nan)
-    out.append(
+    line = (
         f"subscriptions per 100 calls at least 2x random calling every week: lowest {ratio.min():.2f}x "
         f"({'met' if ratio.min() >= 2 else 'NOT met'}); calling by the hidden model itself would reach "
         f"{oracle_ratio.min():.2f}x at the lowest"
     )
+    beyond = weeks[weeks["most_possible_ratio"] < 2]
+    if len(beyond):
+        # Random calling's rate is above half the answer rate: not even a list whose every
+        # answered call subscribes doubles it.
+        line += (
+            f"; 2x is out of reach of any list in week(s) {', '.join(str(w + 1) for w in beyond['week'])} "
+            f"(at most {beyond['most_possible_ratio'].min():.2f}x: every answered call a subscription)"
+        )
+    out.append(line)
     after = [r for r in result.retrains if r["day_index"] >= result.config.change_day]
     new_weeks = weeks[weeks["regime"] == "new"]
     if len(after) >= 2:
@@ -108,7 +117,7 @@ def write_page(result: SimulationResult, out_dir: Path) -> Path:
     rows = "".join(
         f"<tr><td>{w.week + 1}</td><td>{w.first_day}</td><td>{w.regime}</td><td>{w.calls:,}</td>"
         f"<td>{w.ours_per_100:.1f}</td><td>{w.ours_expected_per_100:.1f}</td><td>{w.frozen_per_100:.1f}</td>"
-        f"<td>{w.random_per_100:.1f}</td><td>{w.oracle_per_100:.1f}</td><td>{w.field_ece_ours:.3f}</td><td>{w.field_ece_frozen:.3f}</td>"
+        f"<td>{w.random_per_100:.1f}</td><td>{w.oracle_per_100:.1f}</td><td>{w.most_possible_ratio:.2f}x</td><td>{w.field_ece_ours:.3f}</td><td>{w.field_ece_frozen:.3f}</td>"
         f"<td>{html.escape(w.model_versions)}</td></tr>"
         for w in weeks.itertuples()
     )
@@ -132,13 +141,14 @@ rate is {c.regime_factor:g} times what it was. A retrain every {c.retrain_every}
 <img src="simulation.png" alt="subscriptions per 100 calls and field calibration by week">
 <h2>By week</h2>
 <table><tr><th>week</th><th>from</th><th>regime</th><th>calls</th><th>ours per 100</th><th>ours expected</th>
-<th>frozen per 100</th><th>random per 100</th><th>oracle per 100</th><th>field ECE ours</th><th>field ECE frozen</th>
-<th>models</th></tr>
+<th>frozen per 100</th><th>random per 100</th><th>oracle per 100</th><th>any list at most</th><th>field ECE ours</th>
+<th>field ECE frozen</th><th>models</th></tr>
 {rows}</table>
 <p>Ours: subscriptions the loop's agents recorded (and what its callers' hidden probabilities expected). Frozen: the
 first model, never retrained, calling its own best eligible customers, as many as the loop called that day; random:
 as many random eligible customers; oracle: the customers the hidden model itself likes best today (greedy: not an
-upper bound). Each keeps its own record of whom it reached (a subscriber is done for the campaign, a refusal rests
+upper bound). Any list at most: the ratio to random calling reached if every answered call subscribed.
+Each keeps its own record of whom it reached (a subscriber is done for the campaign, a refusal rests
 90 days) and is expected from the hidden probabilities. Field calibration error: the propensity each answered call
 was handed out with against its outcome.</p>
 <h2>The control group</h2><ul>{uplift}</ul>

@@ -96,6 +96,22 @@ def test_simulate_command_writes_its_report(tmp_path, capsys):
     done = subprocess.run([sys.executable, str(bench), "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "capped at 10" in done.stdout and "uncapped" in done.stdout and "random calling" in done.stdout
+    # and the bench that refits each retrain and judges it on the week it would serve
+    refit = Path(__file__).resolve().parents[2] / "bench" / "loop_refit.py"
+    variants = ["default", "hist_gradient_boosting+season-apart+no-recalibration"]
+    done = subprocess.run(
+        [sys.executable, str(refit), "--out", str(out), "--days", "2", "--variants", *variants],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.strip().startswith("2 ")]
+    assert [r[-3] for r in rows] == variants
+    for r in rows:  # calls, the rate that came true, the mean propensity and the ECE
+        assert int(r[4]) > 0 and 0 <= float(r[5]) <= 1 and 0 < float(r[-2]) < 1 and 0 <= float(r[-1]) <= 1
+    refused = subprocess.run([sys.executable, str(refit), "--out", str(out), "--variants", "default+bagged"])
+    assert refused.returncode == 2
     with pytest.raises(SystemExit) as refused:
         main(["simulate", "--days", "0"])
     assert refused.value.code == 2

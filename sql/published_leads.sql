@@ -1,6 +1,8 @@
 -- published_leads: one row per callable customer per published score date, with what an
--- agent needs to make the call. Leaves out do-not-call customers and customers whose
--- call from that date's list is already recorded in call_outcomes.
+-- agent needs to make the call. Leaves out do-not-call customers, customers whose call
+-- from that date's list is already recorded in call_outcomes, and the run's control group
+-- (lead_assignments, written when the pool is filled: never to be called, so never
+-- listed). Ranks keep the run's order, with gaps where a customer is left out.
 drop view if exists agent_worklist;
 
 drop view if exists published_leads;
@@ -38,6 +40,11 @@ with final as (
             select 1
             from call_outcomes as o
             where o.customer_id = s.customer_id and o.score_date = s.score_date
+        )
+        and not exists (
+            select 1
+            from lead_assignments as la
+            where la.run_id = s.run_id and la.customer_id = s.customer_id and la.role = 'control'
         )
 )
 

@@ -16,9 +16,25 @@ def scored(trained_engine):
     return trained_engine
 
 
+def _ranks(engine, control: bool) -> list[int]:
+    """Tonight's ranks of the control group (control) or of everybody else, in order."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "select s.rank from customer_scores s where s.score_date = :d and "
+                    f"{'' if control else 'not '}exists (select 1 from lead_assignments la "
+                    "where la.run_id = s.run_id and la.customer_id = s.customer_id and la.role = 'control') "
+                    "order by s.rank"
+                ),
+                {"d": DAY},
+            ).scalars()
+        )
+
+
 def test_best_leads_first_with_what_an_agent_needs(scored):
     frame = fetch_worklist(scored, limit=20)
-    assert list(frame["rank"]) == list(range(1, 21))
+    assert list(frame["rank"]) == _ranks(scored, control=False)[:20]
     assert frame["propensity"].is_monotonic_decreasing
     assert {"job", "balance", "contact_channel", "previous_outcome", "band"} <= set(frame.columns)
     text_table = format_worklist(frame)
@@ -43,8 +59,19 @@ def test_do_not_call_and_already_called_customers_leave_the_list(scored):
 
 def test_band_and_date_filters(scored):
     assert set(fetch_worklist(scored, band="B", limit=5000)["band"]) == {"B"}
-    assert len(fetch_worklist(scored, band="A", limit=5000)) == 300
+    control = set(_ranks(scored, control=True))
+    assert len(fetch_worklist(scored, band="A", limit=5000)) == 300 - len(control & set(range(1, 301)))
     assert fetch_worklist(scored, score_date=DAY - dt.timedelta(days=9)).empty
+
+
+def test_the_control_group_is_never_listed(scored):
+    """Control customers are never handed out (loop/control.py), so the worklist leaves them out
+    too: a printed list would otherwise send agents to them."""
+    control = _ranks(scored, control=True)
+    assert 0 < len(control) < 300  # 5% of 3,000 customers, by default
+    listed = fetch_worklist(scored, limit=5000)
+    assert len(listed) == 3000 - len(control) and set(listed["rank"]).isdisjoint(control)
+    assert fetch_worklist(scored, score_date=DAY, limit=5000)["rank"].tolist() == listed["rank"].tolist()
 
 
 @pytest.mark.parametrize("evil", ["A' or '1'='1", "A; drop table customer_scores; --"])
@@ -61,7 +88,8 @@ def test_top_customers_carry_three_reasons_in_plain_words(trained_engine):
 
     run = score_customers(trained_engine, DAY, reason_rows=50)
     frame = fetch_worklist(trained_engine, limit=60)
-    top, rest = frame.iloc[:50], frame.iloc[50:]
+    top, rest = frame[frame["rank"] <= 50], frame[frame["rank"] > 50]  # the best 50 ranks, control left out
+    assert len(top) >= 40 and len(rest) > 0
     assert top["reason_1"].notna().all()
     assert rest[["reason_1", "reason_2", "reason_3"]].isna().all().all()  # only the top is explained
     # each reason is one of the phrases describe() makes for that customer's own values

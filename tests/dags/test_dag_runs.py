@@ -45,7 +45,9 @@ def test_retrain_then_nightly_scores_every_customer(db_url, bank_sample_csv, tmp
     assert "published run" in nightly.log.read_text()
     assert count(engine, "select count(*) from customer_scores where score_date = '2026-11-28'") == 4_521
     assert count(engine, "select count(distinct customer_id) from customer_scores") == 4_521
-    assert count(engine, "select count(*) from agent_worklist") == 4_521
+    control = count(engine, "select count(*) from lead_assignments where role = 'control'")
+    assert 0 < control < 4_521 * 0.1  # the control group, never listed
+    assert count(engine, "select count(*) from agent_worklist") == 4_521 - control
     run = dict(
         engine.connect()
         .execute(text("select status, partitions, customers_scored, customers_rejected from scoring_runs"))

@@ -28,6 +28,11 @@ def scalar(engine, sql, **params):
         return conn.execute(text(sql), params).scalar()
 
 
+def control_of(engine, run_id: int) -> int:
+    """How many of a run's customers are its control group (never listed, never handed out)."""
+    return scalar(engine, "select count(*) from lead_assignments where run_id = :r and role = 'control'", r=run_id)
+
+
 def inflate_customers(engine, copies: int) -> int:
     """Multiply the customers in SQL (fast): copy k gets ids shifted by k * the current maximum."""
     top = scalar(engine, "select max(customer_id) from customers")

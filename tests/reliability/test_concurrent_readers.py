@@ -9,9 +9,16 @@ from bank_scoring.scoring import score_customers
 
 from .conftest import DAY
 
+# The listed leads plus the run's control group (left out of the list once the night's pool is
+# filled) make the whole run; one statement, so one snapshot of both.
 READ = (
+    "with w as (select run_id, rank from agent_worklist), r as (select max(run_id) as run_id from w), "
+    "c as (select s.run_id, s.rank from customer_scores s "
+    "join lead_assignments la on la.run_id = s.run_id and la.customer_id = s.customer_id "
+    "join r on r.run_id = s.run_id where la.role = 'control'), "
+    "u as (select run_id, rank from w union all select run_id, rank from c) "
     "select count(*) as n, count(distinct run_id) as runs, min(rank) as first, max(rank) as last, "
-    "max(run_id) as run_id from agent_worklist"
+    "max(run_id) as run_id from u"
 )
 READERS = 4
 HUNG = 300  # seconds; only a hung test waits this long

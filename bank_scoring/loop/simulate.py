@@ -126,8 +126,7 @@ class SimulationResult:
                     "oracle_per_100": 100 * part["oracle_expected"].sum() / max(1, part["calls"].sum()),
                     # No list does better than every answered call subscribing; against random
                     # calling's rate that caps the ratio any list can reach this week.
-                    "most_possible_ratio": 100
-                    * self.config.answer_rate
+                    "most_possible_ratio": self.config.answer_rate
                     * part["calls"].sum()
                     / max(1e-9, part["random_expected"].sum()),
                     "field_ece_ours": expected_calibration_error(

@@ -147,9 +147,9 @@ rate is {c.regime_factor:g} times what it was. A retrain every {c.retrain_every}
 <p>Ours: subscriptions the loop's agents recorded (and what its callers' hidden probabilities expected). Frozen: the
 first model, never retrained, calling its own best eligible customers, as many as the loop called that day; random:
 as many random eligible customers; oracle: the customers the hidden model itself likes best today (greedy: not an
-upper bound). Any list at most: the ratio to random calling reached if every answered call subscribed.
-Each keeps its own record of whom it reached (a subscriber is done for the campaign, a refusal rests
-90 days) and is expected from the hidden probabilities. Field calibration error: the propensity each answered call
+upper bound). Each keeps its own record of whom it reached (a subscriber is done for the campaign, a refusal rests
+90 days) and is expected from the hidden probabilities. Any list at most: the ratio to random calling a list would
+reach if every answered call subscribed. Field calibration error: the propensity each answered call
 was handed out with against its outcome.</p>
 <h2>The control group</h2><ul>{uplift}</ul>
 <p>Control customers are never handed out; customers also subscribe on their own, uncalled, with a small share of

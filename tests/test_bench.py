@@ -372,3 +372,19 @@ def test_simulation_bound_shows_what_no_list_can_beat():
             random_rate = float(line.split()[4])
             assert bound[label] == pytest.approx(1 / random_rate, rel=0.01)
     assert bound["March, new regime"] < 2 < bound["January, old regime"]
+
+
+def test_blend_seeds_bench_runs(bank_full_csv):
+    """Two months of the rolling origin, the default's seeds set apart, with and without early stopping."""
+    command = [sys.executable, str(ROOT / "bench" / "blend_seeds.py"), "--csv", str(bank_full_csv)]
+    window = ["--start", "2010-10", "--end", "2010-11", "--runs", "0:1", "1:0"]
+    done = subprocess.run([*command, *window], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.split()[:1] in (["0"], ["1"])]
+    assert [r[:2] for r in rows] == [["0", "1"], ["1", "0"]]
+    for r in rows:
+        assert 0.5 < float(r[2]) < 1 and 0.5 < float(r[3]) < 1 and 0 <= float(r[4]) < 0.5
+    fixed = subprocess.run([*command, *window, "--trees", "20"], capture_output=True, text=True, timeout=300)
+    assert fixed.returncode == 0 and "20 trees, no early stopping" in fixed.stdout, fixed.stderr
+    refused = subprocess.run([*command, "--runs", "0-1"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "GB:PAIRS" in refused.stderr

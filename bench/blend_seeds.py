@@ -1,13 +1,14 @@
 """Where the default model's seed spread comes from, on bank-full's rolling origin.
 
-    BANK_CSV=path/to/bank-full.csv python bench/blend_seeds.py [--runs 0:0 1:0 2:0 0:1 0:2] [--trees 40]
+    BANK_CSV=path/to/bank-full.csv python bench/blend_seeds.py [--runs 0:0 1:0 2:0 0:1 0:2] [--trees 40] [--draws 15]
 
 The default (`ranking_blend`) draws on two seeds: gradient boosting's (its early-stopping
 split, on training sets over 10,000 calls) and the same-day pairs model's (which pairs
 are drawn). `build_model(seed=s)` uses s for both; each run here sets them apart as
 ``GB:PAIRS`` and prints the rolling-origin figures issue 17 judges (same-day AUC, pooled
 AUC, ECE), January 2009 to November 2010 unless told. ``--trees N`` fits gradient boosting
-without early stopping, N trees at every origin (no seed left in it).
+without early stopping, N trees at every origin (no seed left in it); ``--draws N`` has the
+pairs model average N draws of pairs instead of its 5.
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ def seeds(text: str) -> tuple[int, int]:
     return gb, pairs
 
 
-def blend(gb_seed: int, pairs_seed: int, trees: int | None) -> RecentCalibrated:
+def blend(gb_seed: int, pairs_seed: int, trees: int | None, draws: int | None = None) -> RecentCalibrated:
     """The default model (build_model's) with its two seeds set apart."""
     base = build_pipeline("hist_gradient_boosting", gb_seed)
     if trees:
         base.named_steps["model"].set_params(early_stopping=False, max_iter=trees)
-    return RecentCalibrated(RankingBlend(base, SameDayPairs(seed=pairs_seed)))
+    pairs = SameDayPairs(seed=pairs_seed) if draws is None else SameDayPairs(seed=pairs_seed, draws=draws)
+    return RecentCalibrated(RankingBlend(base, pairs))
 
 
 def main(argv=None) -> int:
@@ -51,6 +53,7 @@ def main(argv=None) -> int:
     parser.add_argument("--csv", type=Path, default=os.environ.get("BANK_CSV"), help="bank-full.csv ($BANK_CSV)")
     parser.add_argument("--runs", type=seeds, nargs="+", default=[(0, 0), (1, 0), (2, 0), (0, 1), (0, 2)])
     parser.add_argument("--trees", type=int, help="gradient boosting without early stopping, this many trees")
+    parser.add_argument("--draws", type=int, help="draws of pairs the pairs model averages (default its own, 5)")
     parser.add_argument("--start", default=DEFAULT_START, help=f"first month scored (default {DEFAULT_START})")
     parser.add_argument("--end", default=DEFAULT_END, help=f"last month scored (default {DEFAULT_END})")
     args = parser.parse_args(argv)
@@ -61,11 +64,13 @@ def main(argv=None) -> int:
     y = rows["is_subscribed"].astype(int).to_numpy()
     dates = pd.Series(pd.to_datetime(rows["contact_date"]).to_numpy())
     trees = f", {args.trees} trees, no early stopping" if args.trees else ""
+    trees += f", {args.draws} draws of pairs" if args.draws else ""
     print(f"rolling origin {args.start} to {args.end}{trees}")
     print(f"{'GB seed':>7} {'pairs seed':>10} {'same-day AUC':>13} {'pooled AUC':>11} {'ECE':>7} {'seconds':>8}")
     for gb, pairs in args.runs:
         started = time.perf_counter()
-        scores = rolling_origin(X, y, dates, lambda g=gb, p=pairs: blend(g, p, args.trees), args.start, args.end)
+        make = lambda g=gb, p=pairs: blend(g, p, args.trees, args.draws)  # noqa: E731
+        scores = rolling_origin(X, y, dates, make, args.start, args.end)
         m = backtest_metrics(scores)
         print(
             f"{gb:>7} {pairs:>10} {m['same_day_auc']:>13.4f} {m['roc_auc']:>11.4f} "

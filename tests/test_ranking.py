@@ -145,3 +145,20 @@ def test_the_pairs_score_is_the_encoded_rows_times_the_coefficients(confounded_d
     assert pairs.decision_function(categorical) == pytest.approx(nan) == pairs.decision_function(with_missing)
     unknown = pairs.encode_.transform(missing_as_nan(with_missing.assign(marital="unmarried"))) @ pairs.coef_
     assert nan[0] != pytest.approx(unknown[0])  # missing has its own weight, an unseen category none
+
+
+def test_a_customers_score_does_not_depend_on_the_chunk_it_is_scored_in(confounded_days):
+    """The night scores customers in chunks and partitions of any size; the same model must give
+    each the same propensity to the last bit (a Celery run and a local rerun are compared
+    exactly). A matrix product's kernels treat a block's tail rows apart, so the pairs' score
+    is summed a column at a time."""
+    X, y, _ = confounded_days
+    model = build_model(DEFAULT_ESTIMATOR, 0).fit(X, y)
+    pairs = model.estimator_.ranker_
+    assert pairs is not None  # dated calls: the blend has its pairs model
+    whole = model.predict_proba(X)[:, 1]
+    for size in (1, 7, 333):
+        parts = np.concatenate([model.predict_proba(X.iloc[i : i + size])[:, 1] for i in range(0, len(X), size)])
+        assert np.array_equal(parts, whole), size
+    one_by_one = np.concatenate([pairs.decision_function(X.iloc[[i]]) for i in range(500)])
+    assert np.array_equal(one_by_one, pairs.decision_function(X.iloc[:500]))

@@ -136,16 +136,24 @@ class SameDayPairs(ClassifierMixin, BaseEstimator):
             start += len(cats)
         flags = encode.named_transformers_["flags"]
         w = part["flags"] / flags.scale_
-        out += X[list(PAIR_FLAGS)].to_numpy(dtype=float) @ w - flags.mean_ @ w
+        out = _weighted_columns(out, X[list(PAIR_FLAGS)].to_numpy(dtype=float), w) - flags.mean_ @ w
         clip, scale = encode.named_transformers_["numbers"].named_steps.values()
         w = part["numbers"] / scale.scale_
-        out += clip.transform(X[list(PAIR_NUMBERS)]) @ w - scale.mean_ @ w
-        out += encode.named_transformers_["age"].transform(X[["age"]]) @ part["age"]
-        return out
+        out = _weighted_columns(out, np.asarray(clip.transform(X[list(PAIR_NUMBERS)])), w) - scale.mean_ @ w
+        return _weighted_columns(out, np.asarray(encode.named_transformers_["age"].transform(X[["age"]])), part["age"])
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = expit(self.decision_function(X))
         return np.column_stack([1 - p, p])
+
+
+def _weighted_columns(out: np.ndarray, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``out + columns @ weights``, one column at a time: a matrix product's last bits depend
+    on how many rows it is given (its kernels treat a block's tail apart), and a customer's
+    score must not depend on the chunk or partition it was scored in."""
+    for j, w in enumerate(weights):
+        out = out + columns[:, j] * w
+    return out
 
 
 def same_day_groups(days: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

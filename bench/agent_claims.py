@@ -69,7 +69,7 @@ def rules():
 
 def build_night(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: bool, agents: int) -> None:
     """A published night of ``n`` customers with other time zones and do-not-call flags, and the agents."""
-    from scoring_throughput import load_customers_pg, load_customers_sqlite
+    from throughput_data import load_customers_pg, load_customers_sqlite
     from sqlalchemy import text
 
     from bank_scoring.agents.users import add_user
@@ -337,7 +337,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bank_scoring_claims_bench_", ignore_cleanup_errors=True) as tmp:
         work = Path(tmp)
         for label, postgres, agents in databases:
-            from scoring_throughput import create_pg_database, drop_pg_database
+            from throughput_data import create_pg_database, drop_pg_database
 
             name = f"bank_scoring_claims_bench_{os.getpid()}"
             url = create_pg_database(server, name) if postgres else f"sqlite:///{work / 'claims.db'}"

@@ -307,7 +307,7 @@ def main(argv=None) -> int:
         + f"{args.seconds:g}s measured after {args.warmup:g}s of warm-up each; {os.cpu_count()} cores",
         flush=True,
     )
-    from scoring_throughput import create_pg_database, drop_pg_database
+    from throughput_data import create_pg_database, drop_pg_database
 
     leads = None
     reads: dict[str, dict] = {}

@@ -34,20 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bank_scoring.constants import DEFAULT_ESTIMATOR, ESTIMATORS  # noqa: E402
 from bank_scoring.db import make_db_engine  # noqa: E402
 from bank_scoring.evaluate import expected_calibration_error  # noqa: E402
-from bank_scoring.features import CATEGORICAL, FEATURES, feature_frame  # noqa: E402
+from bank_scoring.features import feature_frame  # noqa: E402
 from bank_scoring.training.calibration import RecentCalibrated, weight_params  # noqa: E402
 from bank_scoring.training.data import holdout_mask, load_training_rows, training_frame, training_weights  # noqa: E402
-from bank_scoring.training.estimators import build_pipeline  # noqa: E402
+from bank_scoring.training.estimators import build_pipeline, hgb_interaction_groups  # noqa: E402
 
 MODIFIERS = ("season-apart", "no-recalibration")
-
-
-def season_apart_groups() -> list[list[int]]:
-    """Customer columns; call month and day; the call clock: three groups no tree mixes."""
-    order = [*CATEGORICAL, *(c for c in FEATURES if c not in CATEGORICAL)]
-    season = [i for i, c in enumerate(order) if c in ("contact_month", "contact_day")]
-    clock = [i for i, c in enumerate(order) if c == "contact_year"]
-    return [[i for i in range(len(order)) if i not in season + clock], season, clock]
+# Customer columns; call month and day; the call clock: three groups no tree mixes.
+SEASON_APART = hgb_interaction_groups(("contact_month", "contact_day"), ("contact_year",))
 
 
 def variant(name: str) -> str:
@@ -66,7 +60,7 @@ def build(name: str, seed: int):
     pipeline = build_pipeline(estimator, seed)
     if "season-apart" in modifiers:
         trees = pipeline.base if hasattr(pipeline, "base") else pipeline
-        trees.named_steps["model"].set_params(interaction_cst=season_apart_groups())
+        trees.named_steps["model"].set_params(interaction_cst=SEASON_APART)
     return pipeline if "no-recalibration" in modifiers else RecentCalibrated(pipeline)
 
 

@@ -42,7 +42,7 @@ from bank_scoring.ingest import read_uci_csv  # noqa: E402
 from bank_scoring.training import build_pipeline  # noqa: E402
 from bank_scoring.training.backtest import backtest_metrics, rolling_origin  # noqa: E402
 from bank_scoring.training.calibration import RecentCalibrated, call_days, recent_mask  # noqa: E402
-from bank_scoring.training.estimators import _hgb_interaction_groups  # noqa: E402
+from bank_scoring.training.estimators import hgb_interaction_groups  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model_quality import previous_default, print_table  # noqa: E402
@@ -56,7 +56,7 @@ def hgb(learning_rate=0.2, min_leaf=100, leaves=31, l2=1.0, constrained=True, se
         min_samples_leaf=min_leaf,
         l2_regularization=l2,
         categorical_features=list(range(len(CATEGORICAL))),
-        interaction_cst=_hgb_interaction_groups() if constrained is True else (constrained or None),
+        interaction_cst=hgb_interaction_groups() if constrained is True else (constrained or None),
         random_state=seed,
         **extra,
     )

@@ -1,8 +1,8 @@
 -- published_leads: one row per callable customer per published score date, with what an
 -- agent needs to make the call. Leaves out do-not-call customers, customers whose call
 -- from that date's list is already recorded in call_outcomes, and the run's control group
--- (lead_assignments, written when the pool is filled: never to be called, so never
--- listed). Ranks keep the run's order, with gaps where a customer is left out.
+-- (lead_assignments, written in the transaction that publishes the run: never to be
+-- called, so never listed). Ranks keep the run's order, with gaps where a customer is left out.
 drop view if exists agent_worklist;
 
 drop view if exists published_leads;

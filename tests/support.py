@@ -159,3 +159,20 @@ def publish_night(url: str) -> None:
         add_user(engine, "tess", "team_lead")
     finally:
         engine.dispose()
+
+
+def night_ranks(engine, day: dt.date, control: bool = False) -> list[int]:
+    """The ranks of ``day``'s scores, in order: of its control group (``control``), or of
+    everybody else (the ranks the worklist may show)."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "select s.rank from customer_scores s where s.score_date = :d and "
+                    f"{'' if control else 'not '}exists (select 1 from lead_assignments la "
+                    "where la.run_id = s.run_id and la.customer_id = s.customer_id and la.role = 'control') "
+                    "order by s.rank"
+                ),
+                {"d": day},
+            ).scalars()
+        )

@@ -3,6 +3,7 @@
 import datetime as dt
 
 from sqlalchemy import text
+from support import night_ranks
 
 from bank_scoring.db import SQL_DIR, split_sql
 from bank_scoring.scoring import score_customers
@@ -12,19 +13,10 @@ def test_agent_queries_run(trained_engine):
     day = dt.date(2026, 11, 28)
     score_customers(trained_engine, day)
     worklist, band, record, conversion = split_sql((SQL_DIR / "agent_queries.sql").read_text())
+    # the night's ranks, best first, but its control group (never listed, never handed out)
+    listed = night_ranks(trained_engine, day)
+    assert 2700 < len(listed) < 3000
     with trained_engine.begin() as conn:
-        # the night's ranks, best first, but its control group (never listed, never handed out)
-        listed = list(
-            conn.execute(
-                text(
-                    "select rank from customer_scores s where score_date = :d and not exists (select 1 "
-                    "from lead_assignments la where la.run_id = s.run_id and la.customer_id = s.customer_id "
-                    "and la.role = 'control') order by rank"
-                ),
-                {"d": day},
-            ).scalars()
-        )
-        assert 2700 < len(listed) < 3000
         top = conn.execute(text(worklist), {"limit": 5}).all()
         assert [r.rank for r in top] == listed[:5]
         hot = conn.execute(text(band), {"band": "A", "limit": 50}).all()

@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import text
+from support import night_ranks
 
 from bank_scoring.scoring import score_customers
 from bank_scoring.worklist import fetch_worklist, format_worklist
@@ -16,25 +17,9 @@ def scored(trained_engine):
     return trained_engine
 
 
-def _ranks(engine, control: bool) -> list[int]:
-    """Tonight's ranks of the control group (control) or of everybody else, in order."""
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                text(
-                    "select s.rank from customer_scores s where s.score_date = :d and "
-                    f"{'' if control else 'not '}exists (select 1 from lead_assignments la "
-                    "where la.run_id = s.run_id and la.customer_id = s.customer_id and la.role = 'control') "
-                    "order by s.rank"
-                ),
-                {"d": DAY},
-            ).scalars()
-        )
-
-
 def test_best_leads_first_with_what_an_agent_needs(scored):
     frame = fetch_worklist(scored, limit=20)
-    assert list(frame["rank"]) == _ranks(scored, control=False)[:20]
+    assert list(frame["rank"]) == night_ranks(scored, DAY)[:20]
     assert frame["propensity"].is_monotonic_decreasing
     assert {"job", "balance", "contact_channel", "previous_outcome", "band"} <= set(frame.columns)
     text_table = format_worklist(frame)
@@ -59,7 +44,7 @@ def test_do_not_call_and_already_called_customers_leave_the_list(scored):
 
 def test_band_and_date_filters(scored):
     assert set(fetch_worklist(scored, band="B", limit=5000)["band"]) == {"B"}
-    control = set(_ranks(scored, control=True))
+    control = set(night_ranks(scored, DAY, control=True))
     assert len(fetch_worklist(scored, band="A", limit=5000)) == 300 - len(control & set(range(1, 301)))
     assert fetch_worklist(scored, score_date=DAY - dt.timedelta(days=9)).empty
 
@@ -67,7 +52,7 @@ def test_band_and_date_filters(scored):
 def test_the_control_group_is_never_listed(scored):
     """Control customers are never handed out (loop/control.py), so the worklist leaves them out
     too: a printed list would otherwise send agents to them."""
-    control = _ranks(scored, control=True)
+    control = night_ranks(scored, DAY, control=True)
     assert 0 < len(control) < 300  # 5% of 3,000 customers, by default
     listed = fetch_worklist(scored, limit=5000)
     assert len(listed) == 3000 - len(control) and set(listed["rank"]).isdisjoint(control)

@@ -2,9 +2,10 @@
 
 *Control.* A customer is control when a stable hash of their id (salted) falls below the
 control share: the same customers stay control night after night (a persistent group, so
-their outcomes measure what calling adds), whatever the date or the ranking. Tonight's
-eligible control customers are logged in ``lead_assignments`` and taken out of the pool;
-the claims check the log as well, so they are never handed out on either database.
+their outcomes measure what calling adds), whatever the date or the ranking. A run's
+control customers are logged in ``lead_assignments`` in the transaction that publishes it
+(so published_leads never lists them) and taken out of the pool when it is filled; the
+claims check the log as well, so they are never handed out on either database.
 
 *Exploration.* The list is the pool's leads above the cut, the leads of the top band
 (``LIST_BANDS``, the best 10% of the scored customers). ``round(exploration_share x list
@@ -104,9 +105,11 @@ def select(
 ) -> Selection:
     """Draw tonight's control group and exploration slice from the freshly filled pool.
 
-    Runs in the refill's transaction, after the pool holds the run's eligible leads.
+    Runs in the refill's transaction, after the pool holds the run's eligible leads. The
+    control rows written at publishing are kept when the share is the same.
     """
-    conn.execute(text("delete from lead_assignments where run_id = :r"), {"r": run_id})
+    conn.execute(text("delete from lead_assignments where run_id = :r and role = 'exploration'"), {"r": run_id})
+    mark_control(conn, run_id, score_date, control_share)
     # The freshly filled pool is in score order, so the list is the ranks up to the cut's.
     cut = conn.execute(
         text("select max(rank) from lead_pool where run_id = :r and band in :bands").bindparams(
@@ -138,18 +141,18 @@ def select(
         # Best scored of the draw first: the order within the slice does not change who is drawn.
         picks = np.sort(rng.choice(np.flatnonzero(below), size=len(slots), replace=False))
     explored = len(picks)
-    chosen = np.flatnonzero(control)
-    _log(
-        conn,
-        run_id,
-        {
-            "customer_id": np.concatenate([ids[chosen], ids[picks]]),
-            "role": np.repeat(np.array(["control", "exploration"]), [len(chosen), explored]),
-            "score_rank": np.concatenate([ranks[chosen], ranks[picks]]),
-            "pool_rank": np.array([None] * len(chosen) + list(slots), dtype=object),
-            "selection_probability": np.repeat([float(control_share), probability], [len(chosen), explored]),
-        },
-    )
+    if explored:
+        _log(
+            conn,
+            run_id,
+            {
+                "customer_id": ids[picks],
+                "role": np.repeat(np.array(["exploration"]), explored),
+                "score_rank": ranks[picks],
+                "pool_rank": np.array(slots, dtype=np.int64),
+                "selection_probability": np.repeat(probability, explored),
+            },
+        )
     if conn.dialect.name == "postgresql":
         # Just filled: without fresh statistics the planner takes it for small and probes
         # the role index once per pool row (minutes at 1M customers). The pool's own
@@ -190,6 +193,56 @@ def select(
         explored,
         probability,
     )
+
+
+def mark_control(conn: Connection, run_id: int, score_date, share: float = DEFAULT_CONTROL_SHARE) -> int:
+    """Log run ``run_id``'s control group in lead_assignments: every customer the run scored
+    whose hash falls within ``share``, whether or not the policy lets them be called tonight.
+
+    The SQLite backend calls it in the transaction that publishes the run (PostgreSQL's
+    picks the group from the ranked rows on their way: ``log_control``), so published_leads
+    never lists a control customer, even when the pool's refill afterwards fails; the refill
+    calls it again and keeps the rows when they were drawn with the same share. Returns the
+    group's size.
+    """
+    drawn = conn.execute(
+        text(
+            "select count(*), min(selection_probability), max(selection_probability) from lead_assignments "
+            "where run_id = :r and role = 'control'"
+        ),
+        {"r": run_id},
+    ).one()
+    if drawn[0] and drawn[1] == drawn[2] == float(share):
+        return int(drawn[0])
+    conn.execute(text("delete from lead_assignments where run_id = :r and role = 'control'"), {"r": run_id})
+    if share <= 0:
+        return 0
+    found = conn.execute(
+        text("select customer_id, rank from customer_scores where score_date = :d and run_id = :r"),
+        {"r": run_id, "d": as_date(score_date)},
+        execution_options={"stream_results": True, "yield_per": READ_ROWS},
+    )
+    pairs = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64).reshape(-1, 2)
+    chosen = control_mask(pairs[:, 0], share) if len(pairs) else np.zeros(0, dtype=bool)
+    return log_control(conn, run_id, pairs[chosen, 0], pairs[chosen, 1], share)
+
+
+def log_control(conn: Connection, run_id: int, ids: np.ndarray, ranks: np.ndarray, share: float) -> int:
+    """Write the control group's rows of run ``run_id``: ``ids`` with their score ``ranks``."""
+    count = len(ids)
+    if count:
+        _log(
+            conn,
+            run_id,
+            {
+                "customer_id": np.asarray(ids, dtype=np.int64),
+                "role": np.repeat(np.array(["control"]), count),
+                "score_rank": np.asarray(ranks, dtype=np.int64),
+                "pool_rank": np.array([None] * count, dtype=object),
+                "selection_probability": np.repeat(float(share), count),
+            },
+        )
+    return count
 
 
 def _log(conn: Connection, run_id: int, columns: dict[str, np.ndarray]) -> None:

@@ -10,7 +10,10 @@ which database they run on:
   ``customer_scores`` and make it the night agents see. ``explain(best)`` computes reason
   codes and drift beside the database's work (``best``: the best customer ids, when the
   backend has them on the way); ``finish(conn)`` writes them and the run's status inside
-  the publishing transaction.
+  the publishing transaction. Before it, in the same transaction, the backend logs the
+  run's control group (``night.control_share``, bank_scoring/loop/control.py), so a
+  published run always has one; on PostgreSQL before the swap's lock, from the ranked
+  rows on their way into tonight's table, so readers still wait only for the swap.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Night:
     model_version: int
     scored: int
     reason_rows: int
+    control_share: float = 0.0  # the run's control group, logged before it is published
 
     @property
     def band_cuts(self) -> tuple[int, int, int]:

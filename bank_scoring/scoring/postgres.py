@@ -29,6 +29,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from bank_scoring.features import BOOLEAN
+from bank_scoring.loop import control
 from bank_scoring.scoring.backend import CHUNK_COLUMNS, CHUNK_SQL, TEXT_COLUMNS, Night
 from bank_scoring.scoring.profile import RunProfile
 from bank_scoring.scoring.runs import ScoringError
@@ -176,7 +177,7 @@ def publish_night(engine: Engine, night: Night, explain, finish, profile: RunPro
     """Build tonight's partition, then check it and swap it in with ``finish`` in one transaction."""
     params = night.params()
     with profile.timed("publish: rank and fill"):
-        fresh, inserted, best = _copy_ranked_scores(engine, params, night.reason_rows)
+        fresh, inserted, best, grouped = _copy_ranked_scores(engine, params, night.reason_rows, night.control_share)
 
     def build(index: str) -> None:
         with engine.begin() as conn:
@@ -192,9 +193,12 @@ def publish_night(engine: Engine, night: Night, explain, finish, profile: RunPro
             done.result()
         build("statistics")
     log.info("run %s: %s ranked scores in %s, indexed", night.run_id, inserted, fresh)
-    with profile.timed("publish: swap in"), engine.begin() as conn:
-        conn.execute(text("select publish_customer_scores(:r, :d)"), params)  # checks the run is still running
-        finish(conn)
+    with engine.begin() as conn:
+        with profile.timed("publish: log the control group"):
+            control.log_control(conn, night.run_id, *grouped, night.control_share)
+        with profile.timed("publish: swap in"):
+            conn.execute(text("select publish_customer_scores(:r, :d)"), params)  # checks the run is still running
+            finish(conn)
 
 
 # The staging rows in rank order (binary COPY: per row a field count, then length and value
@@ -225,10 +229,13 @@ _POSTGRES_EPOCH = dt.date(2000, 1, 1)  # binary dates are days since
 RANKED_BATCH_ROWS = 200_000
 
 
-def _copy_ranked_scores(engine: Engine, params: dict, keep: int = 0) -> tuple[str, int, list[int]]:
+def _copy_ranked_scores(
+    engine: Engine, params: dict, keep: int = 0, control_share: float = 0.0
+) -> tuple[str, int, list[int], tuple[np.ndarray, np.ndarray]]:
     """Create tonight's table and stream the run's staging rows into it, best first.
 
-    Returns the table's name, its rows, and the ``keep`` best customer ids.
+    Returns the table's name, its rows, the ``keep`` best customer ids, and the ids and
+    ranks of the run's control group (``control_share``), picked on the way.
 
     One session reads; the other creates the table and fills it in one transaction, with
     COPY FREEZE: the rows are written frozen and the pages all-visible, so no vacuum has
@@ -242,6 +249,7 @@ def _copy_ranked_scores(engine: Engine, params: dict, keep: int = 0) -> tuple[st
     batch_bytes = RANKED_BATCH_ROWS * _RANKED_ROW.itemsize
     written = 0
     best: list[int] = []
+    grouped: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * 2
     pending = bytearray()
 
     def convert(size: int) -> bytes:
@@ -259,6 +267,10 @@ def _copy_ranked_scores(engine: Engine, params: dict, keep: int = 0) -> tuple[st
             best.extend(rows["customer_id"][: keep - written].tolist())
         ranks = np.arange(written + 1, written + len(rows) + 1)
         out["k_len"], out["rank"] = 4, ranks
+        if control_share > 0:
+            picked = control.control_mask(rows["customer_id"], control_share)
+            grouped[0] = np.concatenate([grouped[0], rows["customer_id"][picked].astype(np.int64)])
+            grouped[1] = np.concatenate([grouped[1], ranks[picked]])
         out["b_len"], out["band"] = 1, bands[np.searchsorted(cuts, ranks, side="left")]
         written += len(rows)
         return out.tobytes()
@@ -316,4 +328,4 @@ def _copy_ranked_scores(engine: Engine, params: dict, keep: int = 0) -> tuple[st
                 wait_for(in_flight)
             for done in in_flight:
                 done.result()  # raises a failed write
-    return fresh, written, best
+    return fresh, written, best, (grouped[0], grouped[1])

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from bank_scoring import monitor
-from bank_scoring.config import DEFAULT_REASON_ROWS
+from bank_scoring.config import DEFAULT_REASON_ROWS, selection_shares
 from bank_scoring.db import as_date
 from bank_scoring.explain import reason_codes
 from bank_scoring.features import CUSTOMER_ATTRIBUTES, counting_the_call, feature_frame, month_name
@@ -97,9 +97,11 @@ def publish_run(
 
     ``profile`` collects where the time went (a new one when not given); the returned
     summary carries it. ``now`` is the contact policy's clock for the pool of leads
-    (default: the real time; a simulation passes its own).
+    (default: the real time; a simulation passes its own). The run's control group
+    ($BANK_SCORING_CONTROL_SHARE) is logged in the same transaction, so it is never listed.
     """
     profile = profile if profile is not None else RunProfile()
+    control_share = selection_shares()[0]
     with engine.connect() as conn:
         run = run_row(conn, run_id)
     if run.status != "running":
@@ -108,7 +110,7 @@ def publish_run(
         scored, rejected, suppressed = check_complete(engine, run_id)
     score_date = as_date(run.score_date)
     model = run_model(engine, run_id)
-    night = backend.Night(score_date, run_id, run.model_version, scored, reason_rows)
+    night = backend.Night(score_date, run_id, run.model_version, scored, reason_rows, control_share)
     found: dict = {}
 
     def explain(best: list[int] | None) -> None:

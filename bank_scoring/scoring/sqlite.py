@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from bank_scoring.features import CUSTOMER_ATTRIBUTES
+from bank_scoring.loop import control
 from bank_scoring.scoring.backend import CHUNK_COLUMNS, CHUNK_SQL, TEXT_COLUMNS, Night
 from bank_scoring.scoring.profile import RunProfile
 from bank_scoring.scoring.runs import discard_staging
@@ -121,6 +122,8 @@ def publish_night(engine: Engine, night: Night, explain, finish, profile: RunPro
                 conn.execute(text("delete from customer_scores where score_date = :d"), {"d": night.score_date})
                 _insert_ranked(conn, params)
                 discard_staging(conn, night.run_id)
+            with profile.timed("publish: log the control group"):
+                control.mark_control(conn, night.run_id, night.score_date, night.control_share)
             beside.result()
             finish(conn)
 

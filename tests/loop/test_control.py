@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +122,45 @@ def test_shares_close_to_configured_and_reproducible(night):
     pool.refill(night, run_id, at(9))
     assert assignments(night, run_id, "control") == kept
     assert assignments(night, run_id, "exploration") == explored
+
+
+def test_a_run_published_without_its_pool_keeps_its_control_group_off_the_list(night, monkeypatch, caplog):
+    """The control group is logged in the transaction that publishes the run: when the pool's
+    refill fails afterwards (agents keep the previous pool), published_leads still lists no
+    control customer; the refill that follows keeps the same rows."""
+    from bank_scoring.scoring import score_customers
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setenv("BANK_SCORING_CONTROL_SHARE", "0.05")
+    monkeypatch.setattr(pool, "refill", broken)
+    tomorrow = DAY + dt.timedelta(days=1)
+    run_id = score_customers(night, tomorrow, now=at(7, day=tomorrow)).run_id
+    assert "the pool of leads was not refilled" in caplog.text
+    scored = rows(night, "select customer_id from customer_scores where run_id = :r", r=run_id)
+    ids = np.array([r["customer_id"] for r in scored])
+    group = set(ids[control.control_mask(ids, 0.05)].tolist())
+    assert len(group) > 100
+    kept = assignments(night, run_id, "control")
+    assert {r["customer_id"] for r in kept} == group
+    leads = rows(night, "select customer_id from published_leads where run_id = :r", r=run_id)
+    listed = {r["customer_id"] for r in leads}
+    barred = {r["customer_id"] for r in rows(night, "select customer_id from customers where is_do_not_call")}
+    assert listed == set(ids.tolist()) - group - barred
+    monkeypatch.undo()
+    monkeypatch.setenv("BANK_SCORING_CONTROL_SHARE", "0.05")
+    pool.refill(night, run_id, at(7, day=tomorrow))
+    assert assignments(night, run_id, "control") == kept
+    assert (
+        one(
+            night,
+            "select count(*) from lead_pool where customer_id in (select customer_id from lead_assignments "
+            "where run_id = :r and role = 'control')",
+            r=run_id,
+        )
+        == 0
+    )
 
 
 def test_exploration_leads_come_from_below_the_cut_into_the_list(night):

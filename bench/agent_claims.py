@@ -69,8 +69,8 @@ def rules():
 
 def build_night(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: bool, agents: int) -> None:
     """A published night of ``n`` customers with other time zones and do-not-call flags, and the agents."""
-    from throughput_data import load_customers_pg, load_customers_sqlite
     from sqlalchemy import text
+    from throughput_data import load_customers_pg, load_customers_sqlite
 
     from bank_scoring.agents.users import add_user
     from bank_scoring.db import init_db, make_db_engine

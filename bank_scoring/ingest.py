@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from bank_scoring.db import HARVEST_ID_BASE, file_sha256, next_id
-from bank_scoring.features import MONTHS
+from bank_scoring.features import CUSTOMER_ATTRIBUTES, MONTHS
 from bank_scoring.validate import RANGES
 
 UCI_COLUMNS = (
@@ -293,23 +293,7 @@ def load_frame(engine: Engine, frame: pd.DataFrame, source_name: str, source_sha
                 "dates": has_dates,
             },
         )
-        customer_cols = [
-            "customer_id",
-            "age",
-            "job",
-            "marital",
-            "education",
-            "has_credit_default",
-            "balance",
-            "has_housing_loan",
-            "has_personal_loan",
-            "contact_channel",
-            "campaign",
-            "pdays",
-            "previous_contacts",
-            "previous_outcome",
-            "load_batch_id",
-        ]
+        customer_cols = ["customer_id", *CUSTOMER_ATTRIBUTES, "load_batch_id"]
         contact_cols = [
             "contact_id",
             "customer_id",

@@ -70,30 +70,15 @@ def rules():
 def build_night(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: bool, agents: int) -> None:
     """A published night of ``n`` customers with other time zones and do-not-call flags, and the agents."""
     from sqlalchemy import text
-    from throughput_data import load_customers_pg, load_customers_sqlite
+    from throughput_data import prepare
 
     from bank_scoring.agents.users import add_user
-    from bank_scoring.db import init_db, make_db_engine
-    from bank_scoring.ingest import load_csv
+    from bank_scoring.db import make_db_engine
     from bank_scoring.scoring import score_customers
-    from bank_scoring.training import train_model
 
+    prepare(url, n, seed, csv, model_dir, postgres, "hist_gradient_boosting", rules())
     engine = make_db_engine(url)
     try:
-        init_db(engine, rules())
-        load_csv(engine, csv)
-        started = time.perf_counter()
-        result = train_model(engine, model_dir, estimator="hist_gradient_boosting")
-        log(f"  trained v{result.model_version} on {csv.name} in {time.perf_counter() - started:.1f}s")
-        with engine.begin() as conn:  # the file's own customers make way for the generated ones
-            if postgres:
-                conn.exec_driver_sql("truncate campaign_contacts, call_outcomes, customers cascade")
-            else:
-                conn.exec_driver_sql("delete from campaign_contacts")
-                conn.exec_driver_sql("delete from customers")
-        started = time.perf_counter()
-        (load_customers_pg if postgres else load_customers_sqlite)(engine, n, seed)
-        log(f"  generated and loaded {n:,} customers in {time.perf_counter() - started:.1f}s")
         flagged_at = CLOCK_START - dt.timedelta(days=1)
         with engine.begin() as conn:
             conn.execute(text("update customers set time_zone = :z where customer_id % 10 = 3"), {"z": OTHER_ZONE})

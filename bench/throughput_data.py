@@ -10,24 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bank_scoring.features import CUSTOMER_ATTRIBUTES  # noqa: E402
+
 SCORE_DATE = dt.date(2026, 11, 28)
 BLOCK = 500_000  # customers generated per seeded block
-CUSTOMER_COLUMNS = [
-    "customer_id",
-    "age",
-    "job",
-    "marital",
-    "education",
-    "has_credit_default",
-    "balance",
-    "has_housing_loan",
-    "has_personal_loan",
-    "contact_channel",
-    "campaign",
-    "pdays",
-    "previous_contacts",
-    "previous_outcome",
-]
+CUSTOMER_COLUMNS = ["customer_id", *CUSTOMER_ATTRIBUTES]
 
 
 def log(message: str) -> None:
@@ -108,14 +97,17 @@ def load_customers_sqlite(engine, n: int, seed: int) -> None:
         log(f"  loaded {min((i + 1) * BLOCK, n):,} of {n:,} customers into SQLite")
 
 
-def prepare(url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: bool, estimator: str = "auto") -> float:
-    """Schema, bank-full's calls, the default model (returns training seconds), N customers."""
+def prepare(
+    url: str, n: int, seed: int, csv: Path, model_dir: Path, postgres: bool, estimator: str = "auto", contact_rules=None
+) -> float:
+    """Schema (with ``contact_rules``, init_db's), bank-full's calls, the default model (returns
+    training seconds), N customers."""
     from bank_scoring.db import init_db, make_db_engine
     from bank_scoring.ingest import load_csv
     from bank_scoring.training import train_model
 
     engine = make_db_engine(url)
-    init_db(engine)
+    init_db(engine, contact_rules)
     load_csv(engine, csv)
     started = time.perf_counter()
     result = train_model(engine, model_dir, estimator=estimator)  # "auto", as the CLI and the DAG do by default

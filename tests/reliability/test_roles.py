@@ -75,9 +75,10 @@ def test_agent_takes_and_records_leads_as_themselves_and_touches_no_table(users,
         )
 
     top = allowed(agent, "select rank, customer_id, propensity, band from agent_worklist order by rank limit 3").all()
-    assert [r.rank for r in top] == [1, 2, 3]
+    ranks = [r.rank for r in top]
+    assert ranks == sorted(ranks) and len(set(ranks)) == 3 and ranks[0] <= 3  # the night's control group leaves gaps
     lead = allowed(agent, "select * from agent_next_lead()").one()
-    assert (lead.agent_id, lead.rank) == (me, 1)
+    assert (lead.agent_id, lead.rank) == (me, ranks[0])
     done = allowed(
         agent, "select * from agent_record_outcome(:c, 'subscribed', null, 'a 12-month deposit')", c=lead.customer_id
     ).one()

@@ -149,7 +149,7 @@ def test_gradient_boosting_stops_early_on_a_small_history(bank_sample_csv):
 
     from bank_scoring.features import feature_frame
     from bank_scoring.ingest import read_uci_csv
-    from bank_scoring.training.boosting import MIN_PER_OUTCOME
+    from bank_scoring.training.estimators import MIN_PER_OUTCOME
 
     rows = read_uci_csv(bank_sample_csv)
     X = feature_frame(rows, rows["contact_month"], rows["contact_day"], rows["contact_year"])
@@ -167,36 +167,3 @@ def test_gradient_boosting_stops_early_on_a_small_history(bank_sample_csv):
     few = np.r_[np.flatnonzero(y == 1)[: MIN_PER_OUTCOME - 1], np.flatnonzero(y == 0)[:1000]]
     small = build_pipeline("hist_gradient_boosting").fit(X.iloc[few], y[few]).named_steps["model"]
     assert not small.do_early_stopping_ and small.n_iter_ == 300 and small.early_stopping is True
-
-
-def test_gradient_boosting_chooses_its_trees_on_the_latest_calls(bank_full_csv):
-    """Dated calls: the number of trees is the one whose log loss on the latest tenth of the
-    calls is lowest when fitted on the calls before, then every call is fitted with it, so
-    the seed (sklearn's random validation split) no longer matters. Undated calls fall
-    back on a random tenth."""
-    import numpy as np
-    from sklearn.metrics import log_loss
-
-    from bank_scoring.features import feature_frame
-    from bank_scoring.ingest import read_uci_csv
-    from bank_scoring.training.boosting import LATEST_SHARE, call_time
-
-    rows = read_uci_csv(bank_full_csv).iloc[:20000]
-    X = feature_frame(rows, rows["contact_month"], rows["contact_day"], rows["contact_year"])
-    y = rows["is_subscribed"].astype(int).to_numpy()
-    fits = [build_pipeline("hist_gradient_boosting", seed).fit(X, y) for seed in (1, 2)]
-    model = fits[0].named_steps["model"]
-    assert model.stopped_on_ == "latest calls" and model.early_stopping is True and model.max_iter == 300
-    assert np.array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
-
-    encoded = fits[0][:-1].transform(X)
-    time = call_time(encoded)
-    latest = time > np.quantile(time, 1 - LATEST_SHARE)
-    assert 0.08 < latest.mean() <= LATEST_SHARE and time[latest].min() > time[~latest].max()
-    before = build_pipeline("hist_gradient_boosting").set_params(model__early_stopping=False)
-    before.fit(X[~latest], y[~latest])
-    losses = [log_loss(y[latest], p[:, 1]) for p in before.named_steps["model"].staged_predict_proba(encoded[latest])]
-    assert model.n_iter_ == int(np.argmin(losses)) + 1 < 300
-
-    undated = build_pipeline("hist_gradient_boosting").fit(X.assign(contact_year=np.nan), y).named_steps["model"]
-    assert undated.stopped_on_ == "random tenth" and undated.do_early_stopping_

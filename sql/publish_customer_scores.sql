@@ -6,7 +6,9 @@
 --                                      fill it; drops tables of runs that never published
 --   index_customer_scores_partition    builds the 'key' or the 'rank' index
 --   publish_customer_scores            checks the table holds the whole run, makes the key
---                                      the primary key, empties the staging, swaps
+--                                      the primary key, swaps
+--   clear_customer_scores_staging      empties the staging of runs no longer running, in
+--                                      its own transaction after the swap commits
 -- SECURITY DEFINER: they run with the rights of the schema owner who ran init-db, so the
 -- pipeline role needs only EXECUTE (sql/roles.sql), never ownership of customer_scores.
 -- Applied by init-db as one script (the bodies hold semicolons); safe to run again.
@@ -132,14 +134,6 @@ begin
     if session_user <> current_user then
         execute format('revoke all on %I from %I', fresh, session_user);
     end if;
-    -- The staging rows are no longer needed: emptied here, before the swap's lock. Only
-    -- another running run can have rows worth keeping there.
-    lock table customer_scores_staging in access exclusive mode;
-    if exists (select 1 from scoring_runs where status = 'running' and run_id <> p_run_id) then
-        delete from customer_scores_staging where run_id = p_run_id;  -- another night is running
-    else
-        truncate customer_scores_staging;
-    end if;
     -- The swap itself. Without this lock a reader planning its query just before the commit
     -- would miss a new date's partition yet see its run as published (ATTACH alone takes a
     -- weaker lock); with it, readers wait the few milliseconds until the commit.
@@ -157,7 +151,29 @@ begin
 end;
 $$;
 
+create or replace function clear_customer_scores_staging()
+returns void
+language plpgsql
+security definer
+set search_path = public, pg_temp
+as $$
+begin
+    -- Never in the swap's transaction: a swap holding the staging's lock while it waits for
+    -- customer_scores would wait for another night's fill (whose transaction holds a share of
+    -- customer_scores) while that fill's reader waits for the staging: a deadlock through the
+    -- client, which PostgreSQL cannot detect. Here the lock is the only one held.
+    lock table customer_scores_staging in access exclusive mode;
+    if exists (select 1 from scoring_runs where status = 'running') then
+        delete from customer_scores_staging s  -- another night is running: its rows stay
+        where not exists (select 1 from scoring_runs r where r.run_id = s.run_id and r.status = 'running');
+    else
+        truncate customer_scores_staging;
+    end if;
+end;
+$$;
+
 revoke all on function customer_scores_fresh_table(integer, date) from public;
 revoke all on function prepare_customer_scores_partition(integer, date) from public;
 revoke all on function index_customer_scores_partition(integer, date, text) from public;
 revoke all on function publish_customer_scores(integer, date) from public;
+revoke all on function clear_customer_scores_staging() from public;

@@ -60,7 +60,7 @@ grant usage on all sequences in schema public to bank_scoring_pipeline;
 -- never drop) the table.
 grant execute on function prepare_customer_scores_partition(integer, date),
     index_customer_scores_partition(integer, date, text),
-    publish_customer_scores(integer, date), lead_pool_empty(), lead_pool_index() to bank_scoring_pipeline;
+    publish_customer_scores(integer, date), clear_customer_scores_staging(), lead_pool_empty(), lead_pool_index() to bank_scoring_pipeline;
 grant execute on function claim_next_lead(text, timestamp),
     record_call_outcome(text, bigint, text, timestamp, timestamp, text),
     release_lead(text, bigint, timestamp) to bank_scoring_pipeline;

@@ -9,8 +9,12 @@ The publish (see sql/publish_customer_scores.sql for the SQL half):
 3. the key and rank indexes are built by two sessions at once, while this process
    computes the reason codes and drift;
 4. ``publish_customer_scores`` checks the table holds the whole run, makes the key the
-   primary key, empties the staging and attaches the table as the date's partition,
-   replacing an earlier one, in the transaction that marks the run published.
+   primary key and attaches the table as the date's partition, replacing an earlier
+   one, in the transaction that marks the run published;
+5. ``clear_customer_scores_staging`` empties the staging afterwards, in its own
+   transaction: a swap that held the staging's lock while waiting for customer_scores
+   could deadlock with another night's fill (its reader on the staging, its writer
+   holding customer_scores) through this client, where PostgreSQL cannot see it.
 """
 
 from __future__ import annotations
@@ -199,6 +203,8 @@ def publish_night(engine: Engine, night: Night, explain, finish, profile: RunPro
         with profile.timed("publish: swap in"):
             conn.execute(text("select publish_customer_scores(:r, :d)"), params)  # checks the run is still running
             finish(conn)
+    with profile.timed("publish: empty the staging"), engine.begin() as conn:
+        conn.execute(text("select clear_customer_scores_staging()"))
 
 
 # The staging rows in rank order (binary COPY: per row a field count, then length and value

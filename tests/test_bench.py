@@ -392,3 +392,16 @@ def test_blend_seeds_bench_runs(bank_full_csv):
     assert bagged_row[2:5] != rows[0][2:5]  # a base of two fits, not seed 0's alone
     refused = subprocess.run([*command, "--runs", "0-1"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "GB:PAIRS" in refused.stderr
+
+
+def test_early_stopping_bench_runs(bank_full_csv):
+    """One draw at a size where the product stops early and one where it cannot (too few subscribers)."""
+    command = [sys.executable, str(ROOT / "bench" / "early_stopping.py"), "--csv", str(bank_full_csv)]
+    sizes = ["--sizes", "200", "3000", "--draws", "1"]
+    done = subprocess.run([*command, *sizes], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    trees = {tuple(line.split()[:3]): int(line.split()[-2]) for line in done.stdout.splitlines()[1:]}
+    assert trees[("200", "stopped", "early")] == trees[("200", "every", "tree")] == 300
+    assert trees[("3000", "stopped", "early")] < 100 and trees[("3000", "every", "tree")] == 300
+    refused = subprocess.run([*command, "--sizes", "40000"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--sizes at most" in refused.stderr

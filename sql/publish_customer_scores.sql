@@ -11,6 +11,9 @@
 --                                      its own transaction after the swap commits
 -- SECURITY DEFINER: they run with the rights of the schema owner who ran init-db, so the
 -- pipeline role needs only EXECUTE (sql/roles.sql), never ownership of customer_scores.
+-- prepare commits on its own: its `like customer_scores` takes a share lock on
+-- customer_scores that a fill's transaction would otherwise hold for minutes, and another
+-- night's swap (and, queued behind it, every reader) would wait for that fill.
 -- Applied by init-db as one script (the bodies hold semicolons); safe to run again.
 
 -- Signatures of earlier releases.
@@ -58,9 +61,10 @@ begin
     execute format('create table %I (like customer_scores including defaults including constraints)', fresh);
     -- Lets ATTACH skip its scan: every row already satisfies the partition bound.
     execute format('alter table %I add constraint %I check (score_date = %L)', fresh, fresh || '_day', p_score_date);
-    -- The pipeline's login role fills it with COPY; publish takes the right back.
+    -- The pipeline's login role empties it (in the transaction of its COPY FREEZE, which
+    -- needs the table created or truncated there) and fills it; publish takes the rights back.
     if session_user <> current_user then
-        execute format('grant insert on %I to %I', fresh, session_user);
+        execute format('grant insert, truncate on %I to %I', fresh, session_user);
     end if;
     return fresh;
 end;

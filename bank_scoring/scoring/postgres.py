@@ -2,8 +2,11 @@
 and the night published as a fresh partition of ``customer_scores`` swapped in whole.
 
 The publish (see sql/publish_customer_scores.sql for the SQL half):
-1. ``prepare_customer_scores_partition`` creates tonight's empty table, in the transaction
-   that then fills it, so COPY FREEZE writes the rows frozen and all-visible;
+1. ``prepare_customer_scores_partition`` creates tonight's empty table and commits (its
+   ``like customer_scores`` takes a share of customer_scores' lock, which the fill must not
+   hold: another night's swap, and every reader queued behind it, would wait for the fill);
+   the fill's transaction truncates it, so COPY FREEZE writes the rows frozen and
+   all-visible;
 2. the staged scores are read in rank order and copied in with the rank and band, a
    batch at a time (a page of WAL per page, not a record per row as INSERT ... SELECT);
 3. the key and rank indexes are built by two sessions at once, while this process
@@ -243,8 +246,8 @@ def _copy_ranked_scores(
     Returns the table's name, its rows, the ``keep`` best customer ids, and the ids and
     ranks of the run's control group (``control_share``), picked on the way.
 
-    One session reads; the other creates the table and fills it in one transaction, with
-    COPY FREEZE: the rows are written frozen and the pages all-visible, so no vacuum has
+    One session reads; the other empties the table prepared for it and fills it in one
+    transaction, with COPY FREEZE: the rows are written frozen and the pages all-visible, so no vacuum has
     to rewrite the night later. Memory stays at a few batches whatever the run's size;
     the ranks are counted here in the order PostgreSQL sorted them, as
     row_number() over (order by propensity desc, customer_id) would.
@@ -306,10 +309,14 @@ def _copy_ranked_scores(
             strip_header()
             send(convert(batch_bytes))
 
+    from psycopg import sql as pg_sql
+
+    with engine.begin() as conn:
+        fresh = conn.execute(text("select prepare_customer_scores_partition(:r, :d)"), params).scalar_one()
     with engine.connect() as source, engine.begin() as target, ThreadPoolExecutor(1) as sender:
         source.execute(text("set local work_mem = '1GB'"))  # the night's sort in memory, not in temporary files
-        fresh = target.execute(text("select prepare_customer_scores_partition(:r, :d)"), params).scalar_one()
         writer = target.connection.driver_connection.cursor()
+        writer.execute(pg_sql.SQL("truncate {}").format(pg_sql.Identifier(fresh)))  # so COPY may FREEZE
         with writer.copy(
             f'copy "{fresh}" (score_date, customer_id, run_id, model_version, propensity, rank, '
             "band) from stdin (format binary, freeze)"

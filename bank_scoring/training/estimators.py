@@ -98,8 +98,8 @@ def build_pipeline(estimator: str = DEFAULT_ESTIMATOR, seed: int = 42) -> Pipeli
     """One Pipeline per model: the call's clock, encode the columns, then the estimator.
 
     ``ranking_blend`` (the default) is gradient boosting's Pipeline blended with a model of
-    the order within a call day (``training.ranking``): same-day AUC 0.627-0.631 against
-    gradient boosting's 0.597-0.609 over five seeds in the rolling-origin backtest.
+    the order within a call day (``training.ranking``); its rolling-origin figures against
+    gradient boosting's, seed by seed, are in docs/model.md.
 
     ``random_forest`` is the tutorial's model (100 trees, default settings) with isotonic
     calibration inside the pipeline (a forest's vote shares are not probabilities);
